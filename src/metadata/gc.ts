@@ -1,0 +1,196 @@
+import type { Digest } from '../oci/index.js';
+import type { Tx } from './db.js';
+import { leases } from './leases.js';
+
+/**
+ * Extension points for GC roots. Each query selects root ids (column `id` for images, `key` otherwise, `@now` bound); add a line when a
+ * new kind of referrer appears. Containers (next issue): add
+ *   `SELECT image_id AS id FROM containers` to IMAGE_ROOT_QUERIES and
+ *   `SELECT parent_chain_id AS key FROM containers` (its rootfs parent chain ID) to SNAPSHOT_ROOT_QUERIES.
+ * Image roots are only consulted in `images: 'referenced'` mode; by default every image row is a
+ * root (Docker keeps dangling images until rmi or prune).
+ */
+const IMAGE_ROOT_QUERIES: readonly string[] = [
+  `SELECT image_id AS id FROM tags`,
+  `SELECT image_id AS id FROM digest_refs`,
+  // containers: `SELECT image_id AS id FROM containers`,
+];
+const SNAPSHOT_ROOT_QUERIES: readonly string[] = [
+  `SELECT r.key AS key FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE r.kind = 'snapshot' AND l.expires_at > @now`,
+];
+const BLOB_ROOT_QUERIES: readonly string[] = [
+  `SELECT r.key AS key FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE r.kind = 'blob' AND l.expires_at > @now`,
+];
+
+export interface GcOptions {
+  /**
+   * 'all' (default): every image row is a root; only blobs and snapshots no image or lease
+   * reaches are swept. 'referenced': only images with a tag or digest reference (or, later, a
+   * container) and their parent chain are roots; other images are deleted too.
+   */
+  images?: 'all' | 'referenced';
+}
+
+export interface GcResult {
+  /** Blob rows deleted: unlink these files after commit (see `isLive`). */
+  blobs: Digest[];
+  /** Snapshot rows deleted, children before parents: remove these directories after commit. */
+  snapshots: Digest[];
+  /** Image rows deleted ('referenced' mode only). */
+  images: Digest[];
+}
+
+/**
+ * Mark the live set into the connection's TEMP tables: images from the roots (minus `exclude`),
+ * then image -> blobs (edges and digest references) and image -> snapshots, leased resources,
+ * and snapshot -> parent to a fixed point.
+ */
+function mark(tx: Tx, now: number, mode: 'all' | 'referenced', exclude: string | null): void {
+  tx.run(`DELETE FROM temp.gc_images`);
+  tx.run(`DELETE FROM temp.gc_blobs`);
+  tx.run(`DELETE FROM temp.gc_snapshots`);
+
+  if (mode === 'all') {
+    tx.run(`INSERT INTO temp.gc_images (id) SELECT id FROM images WHERE id IS NOT @exclude`, { exclude });
+  } else {
+    for (const q of IMAGE_ROOT_QUERIES) {
+      tx.run(`INSERT OR IGNORE INTO temp.gc_images (id) SELECT id FROM (${q}) WHERE id IS NOT @exclude`, {
+        exclude,
+      });
+    }
+    // A kept image keeps its parent chain (intermediate images of a build).
+    tx.run(
+      `INSERT OR IGNORE INTO temp.gc_images (id)
+       SELECT id FROM (
+         WITH RECURSIVE up(id) AS (
+           SELECT id FROM temp.gc_images
+           UNION SELECT i.parent_id FROM images i JOIN up ON i.id = up.id WHERE i.parent_id IS NOT NULL
+         ) SELECT id FROM up
+       ) WHERE id IS NOT @exclude`,
+      { exclude },
+    );
+  }
+
+  tx.run(`INSERT OR IGNORE INTO temp.gc_blobs (digest)
+          SELECT e.digest FROM image_blobs e JOIN temp.gc_images g ON g.id = e.image_id`);
+  // The manifest or index a RepoDigest names stays as long as the reference does.
+  tx.run(`INSERT OR IGNORE INTO temp.gc_blobs (digest)
+          SELECT d.digest FROM digest_refs d JOIN temp.gc_images g ON g.id = d.image_id`);
+  for (const q of BLOB_ROOT_QUERIES) {
+    tx.run(`INSERT OR IGNORE INTO temp.gc_blobs (digest) SELECT key FROM (${q})`, { now });
+  }
+
+  tx.run(`INSERT OR IGNORE INTO temp.gc_snapshots (chain_id)
+          SELECT s.chain_id FROM image_snapshots s JOIN temp.gc_images g ON g.id = s.image_id`);
+  for (const q of SNAPSHOT_ROOT_QUERIES) {
+    tx.run(`INSERT OR IGNORE INTO temp.gc_snapshots (chain_id) SELECT key FROM (${q})`, { now });
+  }
+  tx.run(
+    `INSERT OR IGNORE INTO temp.gc_snapshots (chain_id)
+     SELECT c FROM (
+       WITH RECURSIVE up(c) AS (
+         SELECT chain_id FROM temp.gc_snapshots
+         UNION SELECT s.parent_chain_id FROM snapshots s JOIN up ON s.chain_id = up.c WHERE s.parent_chain_id IS NOT NULL
+       ) SELECT c FROM up
+     )`,
+  );
+}
+
+/** Depth of each snapshot so deletions can be listed children first. */
+const UNMARKED_SNAPSHOTS = `
+  WITH RECURSIVE depth(c, d) AS (
+    SELECT chain_id, 0 FROM snapshots WHERE parent_chain_id IS NULL
+    UNION ALL SELECT s.chain_id, depth.d + 1 FROM snapshots s JOIN depth ON s.parent_chain_id = depth.c
+  )
+  SELECT s.chain_id FROM snapshots s LEFT JOIN depth ON depth.c = s.chain_id
+  WHERE s.chain_id NOT IN (SELECT chain_id FROM temp.gc_snapshots)
+  ORDER BY coalesce(depth.d, 0) DESC, s.chain_id`;
+
+/**
+ * Mark and sweep in the caller's transaction (architecture guide §4.7): expired leases are
+ * dropped, unreachable rows deleted, and the blobs and snapshots whose FILES must go are returned.
+ * Delete those files only after this transaction commits (rows first, files after), and check each
+ * with `isLive` just before unlinking, since a concurrent pull may have re-recorded or leased it.
+ */
+export function collectGarbage(tx: Tx, now: number = tx.now, o: GcOptions = {}): GcResult {
+  leases.expire(tx, now);
+  const mode = o.images ?? 'all';
+  mark(tx, now, mode, null);
+
+  const deadImages =
+    mode === 'all'
+      ? []
+      : tx
+          .all<{ id: Digest }>(`SELECT id FROM images WHERE id NOT IN (SELECT id FROM temp.gc_images) ORDER BY id`)
+          .map((r) => r.id);
+  if (deadImages.length > 0) {
+    tx.run(`DELETE FROM images WHERE id NOT IN (SELECT id FROM temp.gc_images)`);
+  }
+
+  const deadBlobs = tx
+    .all<{ digest: Digest }>(`SELECT digest FROM blobs WHERE digest NOT IN (SELECT digest FROM temp.gc_blobs) ORDER BY digest`)
+    .map((r) => r.digest);
+  if (deadBlobs.length > 0) tx.run(`DELETE FROM blobs WHERE digest NOT IN (SELECT digest FROM temp.gc_blobs)`);
+
+  const deadSnapshots = tx.all<{ chain_id: Digest }>(UNMARKED_SNAPSHOTS).map((r) => r.chain_id);
+  if (deadSnapshots.length > 0) {
+    tx.run(`DELETE FROM snapshots WHERE chain_id NOT IN (SELECT chain_id FROM temp.gc_snapshots)`);
+  }
+  return { blobs: deadBlobs, snapshots: deadSnapshots, images: deadImages };
+}
+
+export interface RemovalPlan {
+  /** Blobs only this image keeps alive (its manifest, config, unshared layers, index if unshared). */
+  blobs: Digest[];
+  /** Snapshots only this image keeps alive, top layer first: rmi's "Deleted: sha256:<chain id>" lines. */
+  snapshots: Digest[];
+  /** Sum of those snapshots' uncompressed sizes: the reclaimed space Docker reports. */
+  snapshotBytes: number;
+  blobBytes: number;
+}
+
+/**
+ * What removing this image (its row and references) would free, without changing anything:
+ * everything it reaches that no other image, digest reference or unexpired lease reaches.
+ * Shared layers are not included.
+ */
+export function imageRemovalPlan(tx: Tx, imageId: string, now: number = tx.now): RemovalPlan {
+  // Every other image stays a root, whatever the GC mode: removal is about this image alone.
+  mark(tx, now, 'all', imageId);
+  const snaps = tx.all<{ chain_id: Digest; size: number }>(
+    `SELECT s.chain_id, s.size FROM image_snapshots i JOIN snapshots s ON s.chain_id = i.chain_id
+     WHERE i.image_id = ? AND s.chain_id NOT IN (SELECT chain_id FROM temp.gc_snapshots)
+     ORDER BY i.position DESC`,
+    imageId,
+  );
+  const blobRows = tx.all<{ digest: Digest; size: number }>(
+    `SELECT DISTINCT b.digest, b.size FROM image_blobs e JOIN blobs b ON b.digest = e.digest
+     WHERE e.image_id = ? AND b.digest NOT IN (SELECT digest FROM temp.gc_blobs)
+     UNION
+     SELECT b.digest, b.size FROM digest_refs d JOIN blobs b ON b.digest = d.digest
+     WHERE d.image_id = ? AND b.digest NOT IN (SELECT digest FROM temp.gc_blobs)
+     ORDER BY 1`,
+    imageId,
+    imageId,
+  );
+  return {
+    blobs: blobRows.map((r) => r.digest),
+    snapshots: snaps.map((r) => r.chain_id),
+    snapshotBytes: snaps.reduce((n, r) => n + r.size, 0),
+    blobBytes: blobRows.reduce((n, r) => n + r.size, 0),
+  };
+}
+
+/**
+ * May the file for this blob or snapshot be deleted right now? Only if no row records it and no
+ * unexpired lease holds it. Call inside a `db.tx` and unlink inside the same transaction: the
+ * write lock keeps a concurrent pull from leasing or re-recording it between check and unlink,
+ * and a writer leases a digest before checking whether its file exists.
+ */
+export function isLive(tx: Tx, kind: 'blob' | 'snapshot', key: string, now: number = tx.now): boolean {
+  const row =
+    kind === 'blob'
+      ? tx.get(`SELECT 1 FROM blobs WHERE digest = ?`, key)
+      : tx.get(`SELECT 1 FROM snapshots WHERE chain_id = ?`, key);
+  return row !== undefined || leases.isHeld(tx, kind, key, now);
+}
