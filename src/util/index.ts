@@ -6,3 +6,4 @@ export * from './atomic-write.js';
 export * from './fsync-dir.js';
 export * from './read-limited.js';
 export * from './format.js';
+export * from './failpoint.js';
