@@ -1,0 +1,14 @@
+export { RegistryClient, familiarRepository, familiarReference, contentRangeStart, nextLink } from './client.js';
+export type { Repository, ManifestResult, ManifestOptions, FetchBlobOptions, FetchBlobResult, RegistryClientOptions } from './client.js';
+export { Transport, basicHeader } from './transport.js';
+export type { TransportRequest, TransportResponse, TransportOptions, HttpMethod, RequestBody, TokenResult } from './transport.js';
+export { RegistryHosts, isDockerHub, DOCKER_HUB, DOCKER_HUB_ENDPOINT, DOCKER_HUB_AUTH_KEY } from './hosts.js';
+export type { HostsConfig, Endpoint } from './hosts.js';
+export { DockerConfigCredentials, StaticCredentials, credentialsKey } from './credentials.js';
+export type { AuthConfig, Credentials } from './credentials.js';
+export { parseChallenges } from './challenge.js';
+export type { Challenge } from './challenge.js';
+export { parseErrorBody, readErrorResponse, errcodeString, MAX_ERROR_BODY } from './registry-errors.js';
+export type { ErrorResponse } from './registry-errors.js';
+export { isInternalHost, isLoopbackHost } from './address.js';
+export type { Logger } from './logger.js';
