@@ -1,0 +1,3 @@
+export * from './apply-layer.js';
+export { cleanName, RootResolver } from './root-path.js';
+export { createSpecialNodes, readOpaqueDirs, type SpecialNode } from './special-nodes.js';

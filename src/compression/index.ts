@@ -1,0 +1,3 @@
+export * from './detect.js';
+export * from './streams.js';
+export * from './auto-decompress.js';
