@@ -1,0 +1,4 @@
+export { createEngine, type Engine, type EngineOptions } from './engine.js';
+export { resolveConfig, defaultRoot, defaultConfigFile, type Config, type ConfigInput } from './config.js';
+export { imageRows, LAYER_STATUS } from '../images/index.js';
+export type { ProgressEvent, OnProgress, LayerAction, ImageRow, ListedImage, PullResult, ImageInspect } from '../images/index.js';

@@ -1,0 +1,64 @@
+import type { Digest } from '../oci/index.js';
+import { familiarName, parseReference } from '../reference/index.js';
+
+/** An image as `images` sees it: references are full repository names. */
+export interface ListedImage {
+  id: Digest;
+  created: number | undefined; // unix ms, undefined when the config has none
+  size: number;
+  tags: Array<{ repository: string; tag: string }>;
+  digests: Array<{ repository: string; digest: string }>;
+  labels?: Record<string, string> | null;
+}
+
+export interface ImageRow {
+  repository: string; // familiar, or <none>
+  tag: string; // or <none>
+  digest: string; // or <none>
+  id: Digest;
+  created: number | undefined;
+  size: number;
+}
+
+const familiarRepoCache = new Map<string, string>();
+export function familiarRepository(full: string): string {
+  let f = familiarRepoCache.get(full);
+  if (f === undefined) {
+    f = familiarName(parseReference(full));
+    familiarRepoCache.set(full, f);
+  }
+  return f;
+}
+
+/**
+ * Docker's rows (behaviour §3.2): one per (repository, tag); a repository with only digests gets
+ * one `<none>` tag row (one per digest with --digests); an image with no references one
+ * `<none> <none>` row. With `digests`, tag rows repeat once per digest of the same repository.
+ * Images newest first; repositories in a stable (sorted) order where Docker's is random.
+ */
+export function imageRows(images: ListedImage[], o: { digests: boolean }): ImageRow[] {
+  const sorted = [...images].sort((a, b) => Math.floor((b.created ?? -Infinity) / 1000) - Math.floor((a.created ?? -Infinity) / 1000) || (a.id < b.id ? -1 : 1));
+  const rows: ImageRow[] = [];
+  for (const img of sorted) {
+    const base = { id: img.id, created: img.created, size: img.size };
+    if (img.tags.length === 0 && img.digests.length === 0) {
+      rows.push({ ...base, repository: '<none>', tag: '<none>', digest: '<none>' });
+      continue;
+    }
+    const repos = [...new Set([...img.tags.map((t) => t.repository), ...img.digests.map((d) => d.repository)])].sort();
+    for (const repo of repos) {
+      const fam = familiarRepository(repo);
+      const tags = img.tags.filter((t) => t.repository === repo).map((t) => t.tag);
+      const digests = img.digests.filter((d) => d.repository === repo).map((d) => d.digest);
+      const tagList = tags.length > 0 ? tags : ['<none>'];
+      for (const tag of tagList) {
+        if (o.digests && digests.length > 0) {
+          for (const digest of digests) rows.push({ ...base, repository: fam, tag, digest });
+        } else {
+          rows.push({ ...base, repository: fam, tag, digest: digests[0] ?? '<none>' });
+        }
+      }
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,31 @@
+/**
+ * Typed progress of image transfers. The CLI renders these as Docker's terminal lines or plain
+ * lines; the Engine API turns them into Docker's JSON messages. Progress is not logging.
+ */
+export type LayerAction =
+  | 'pulling' // Pulling fs layer
+  | 'waiting' // Waiting
+  | 'downloading' // Downloading (carries current/total)
+  | 'verifying' // Verifying Checksum
+  | 'downloaded' // Download complete
+  | 'extracting' // Extracting (carries current/total)
+  | 'complete' // Pull complete
+  | 'exists'; // Already exists
+
+export type ProgressEvent =
+  | { kind: 'layer'; id: string; action: LayerAction; current?: number; total?: number }
+  | { kind: 'message'; text: string; id?: string };
+
+export type OnProgress = (e: ProgressEvent) => void;
+
+/** Docker's status words for each action. */
+export const LAYER_STATUS: Record<LayerAction, string> = {
+  pulling: 'Pulling fs layer',
+  waiting: 'Waiting',
+  downloading: 'Downloading',
+  verifying: 'Verifying Checksum',
+  downloaded: 'Download complete',
+  extracting: 'Extracting',
+  complete: 'Pull complete',
+  exists: 'Already exists',
+};

@@ -1,0 +1,187 @@
+import { LadingError } from '../errors/index.js';
+import {
+  chainIds,
+  hostPlatform,
+  parseImageConfig,
+  parseManifest,
+  shortId,
+  MAX_MANIFEST_BYTES,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+  type ImageManifest,
+  type Platform,
+} from '../oci/index.js';
+import { familiarString, fullString, type Reference } from '../reference/index.js';
+import type { ImageStore } from './image-store.js';
+import type { LeaseId } from '../metadata/index.js';
+import type { OnProgress } from './progress.js';
+import { selectPlatform } from './select-platform.js';
+
+export interface PullOptions {
+  platform?: Platform;
+  signal?: AbortSignal;
+  onProgress?: OnProgress;
+}
+
+export interface PullResult {
+  /** Image ID (config digest). */
+  id: Digest;
+  /** What the reference resolved to in the registry: the index digest for multi-platform images. */
+  digest: Digest;
+  /** True when the tag or digest reference was created or moved ("Downloaded newer image"). */
+  updated: boolean;
+  /** The full reference as requested, Docker's last line. */
+  reference: string;
+}
+
+interface LayerPlan {
+  desc: Descriptor;
+  diffId: Digest;
+  chainId: Digest;
+  parent: Digest | undefined;
+  id: string;
+  /** Blob stored and snapshot committed: nothing to do ("Already exists"). */
+  present: boolean;
+  /** Snapshot committed already (the blob may still be missing, e.g. other compression). */
+  unpacked: boolean;
+}
+
+/**
+ * Pull one image: resolve, pick the platform, fetch config and layers into the content store
+ * (at most N downloads at once per registry), unpack layers strictly in order into snapshots
+ * keyed by chain ID, then record image, tag and digest in one transaction.
+ */
+export async function pullImage(store: ImageStore, ref: Reference, o: PullOptions = {}): Promise<PullResult> {
+  const { signal } = o;
+  const emit: OnProgress = o.onProgress ?? (() => {});
+  if (ref.path === 'library/scratch' && ref.domain === 'docker.io') {
+    throw new LadingError('INVALID_ARGUMENT', "'scratch' is a reserved name");
+  }
+  const repo = { registry: ref.domain, repository: ref.path };
+  const requested = ref.digest ?? ref.tag ?? 'latest';
+  const display = fullString(ref);
+  // The first message's id is the tag, or the whole reference for a digest pull (Docker §2.2).
+  emit({ kind: 'message', id: ref.digest ? display : requested, text: `Pulling from ${ref.path}` });
+
+  const lease = store.acquireLease();
+  try {
+    const top = await store.remote.resolve(repo, requested, { signal, displayRef: familiarString(ref) });
+    let manifestDesc = top.descriptor;
+    let manifestBytes = top.bytes;
+    let index: { descriptor: Descriptor; bytes: Uint8Array } | undefined;
+    const parsed = parseManifest(top.bytes, top.descriptor.mediaType);
+    const platform = o.platform ?? hostPlatform();
+    if (parsed.kind === 'index') {
+      index = top;
+      const child = selectPlatform(parsed.index, platform);
+      const m = await store.remote.fetchManifest(repo, child.digest, { signal, displayRef: familiarString(ref) });
+      manifestDesc = { ...m.descriptor, platform: child.platform! };
+      manifestBytes = m.bytes;
+    }
+    const mparsed = parseManifest(manifestBytes, manifestDesc.mediaType);
+    if (mparsed.kind !== 'manifest') throw new LadingError('MANIFEST_INVALID', 'manifest invalid: an index entry points at another index');
+    const manifest: ImageManifest = mparsed.manifest;
+
+    // Manifests are content too: keep them so push and save reproduce the exact bytes.
+    await store.putSmallBlob(lease, manifestDesc, manifestBytes, repo);
+    if (index) await store.putSmallBlob(lease, index.descriptor, index.bytes, repo);
+
+    const configBytes = await store.fetchSmallBlob(lease, repo, manifest.config, { signal, maxBytes: MAX_MANIFEST_BYTES });
+    const config: ImageConfig = parseImageConfig(configBytes);
+    const id = manifest.config.digest;
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== manifest.layers.length) {
+      throw new LadingError('MANIFEST_INVALID', `manifest invalid: ${manifest.layers.length} layers but ${diffIds.length} diff IDs in the config`);
+    }
+    const chains = chainIds(diffIds);
+    const plan: LayerPlan[] = manifest.layers.map((desc, i) => {
+      const has = store.hasLayer(desc.digest, chains[i]!);
+      const unpacked = has.snapshot || store.skipUnpack;
+      return {
+        desc,
+        diffId: diffIds[i]!,
+        chainId: chains[i]!,
+        parent: i > 0 ? chains[i - 1] : undefined,
+        id: shortId(desc.digest),
+        present: has.blob && unpacked,
+        unpacked,
+      };
+    });
+    if (!plan.every((l) => l.present)) {
+      await fetchAndUnpack(store, lease, repo, plan, { signal, emit });
+    } else if (!store.hasImage(id)) {
+      for (const l of plan) emit({ kind: 'layer', id: l.id, action: 'exists' });
+    }
+
+    const updated = store.recordPulledImage(lease, {
+      id,
+      ref,
+      manifest: { descriptor: manifestDesc, manifest },
+      index: index?.descriptor,
+      ...(parsed.kind === 'index' ? { indexChildren: parsed.index.manifests } : {}),
+      config,
+      configDescriptor: manifest.config,
+      layers: plan.map((l) => ({ blob: l.desc, chainId: l.chainId, diffId: l.diffId })),
+      repo,
+    });
+    emit({ kind: 'message', text: `Digest: ${top.descriptor.digest}` });
+    emit({
+      kind: 'message',
+      text: updated ? `Status: Downloaded newer image for ${familiarString(ref)}` : `Status: Image is up to date for ${familiarString(ref)}`,
+    });
+    return { id, digest: top.descriptor.digest, updated, reference: display };
+  } finally {
+    store.releaseLease(lease);
+  }
+}
+
+async function fetchAndUnpack(
+  store: ImageStore,
+  lease: LeaseId,
+  repo: { registry: string; repository: string },
+  plan: LayerPlan[],
+  o: { signal?: AbortSignal; emit: OnProgress },
+): Promise<void> {
+  const { signal, emit } = o;
+  const missing = plan.filter((l) => !l.present);
+  for (const l of plan) if (l.present) emit({ kind: 'layer', id: l.id, action: 'exists' });
+  const limit = store.downloadLimit(repo.registry);
+  missing.forEach((l, i) => {
+    emit({ kind: 'layer', id: l.id, action: 'pulling' });
+    if (i >= limit.limit) emit({ kind: 'layer', id: l.id, action: 'waiting' });
+  });
+  // Downloads run in parallel under the per-registry limit; unpacking follows in layer order.
+  const controller = new AbortController();
+  const sig = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+  const downloads = new Map<Digest, Promise<void>>();
+  for (const l of missing) {
+    if (downloads.has(l.desc.digest)) continue;
+    const p = limit.run(async () => {
+      await store.fetchBlob(lease, repo, l.desc, {
+        signal: sig,
+        onProgress: (current, total) => emit({ kind: 'layer', id: l.id, action: 'downloading', current, total }),
+      });
+      emit({ kind: 'layer', id: l.id, action: 'verifying' });
+      emit({ kind: 'layer', id: l.id, action: 'downloaded' });
+    }, sig);
+    p.catch(() => controller.abort());
+    downloads.set(l.desc.digest, p);
+  }
+  try {
+    for (const l of missing) {
+      await downloads.get(l.desc.digest);
+      if (!l.unpacked && !store.hasSnapshot(l.chainId)) {
+        await store.unpackLayer(lease, l, {
+          signal: sig,
+          onProgress: (current) => emit({ kind: 'layer', id: l.id, action: 'extracting', current, total: l.desc.size }),
+        });
+      }
+      emit({ kind: 'layer', id: l.id, action: 'complete' });
+    }
+  } catch (e) {
+    controller.abort();
+    await Promise.allSettled(downloads.values());
+    throw e;
+  }
+}
