@@ -6,3 +6,4 @@ export * from './require-tool.js';
 export * from './capture-io.js';
 export * from './counting-proxy.js';
 export * from './zstd.js';
+export * from './token-server.js';

@@ -229,4 +229,31 @@ describe('pull from distribution', () => {
     await assert.rejects(stat('/tmp/lading-escape-dotdot'));
     await assert.rejects(stat(outside));
   });
+
+  test('the library entry point pulls and lists through createEngine', async () => {
+    // Self-reference through package.json "exports": what `import ... from "lading"` loads.
+    const lading = (await import('lading')) as typeof import('../../src/index.js');
+    const img = buildImage({ layers: [await base()] });
+    await pushFixture(reg.url, 'lib/img', img, '3');
+    const root = await freshRoot();
+    const engine = lading.createEngine(lading.resolveConfig({ flags: { root }, env: {} }));
+    try {
+      const events: string[] = [];
+      const res = await engine.pull(`${reg.host}/lib/img:3`, { onProgress: (e) => events.push(e.kind === 'layer' ? e.action : e.text) });
+      assert.equal(res.id, img.config.descriptor.digest);
+      assert.equal(res.digest, img.manifest.descriptor.digest);
+      assert.equal(res.updated, true);
+      assert.deepEqual(events.slice(-2), [`Digest: ${img.manifest.descriptor.digest}`, `Status: Downloaded newer image for ${reg.host}/lib/img:3`]);
+      assert.ok(events.includes('downloading') && events.includes('extracting'));
+      const listed = engine.listImages();
+      assert.deepEqual(listed.map((i) => i.id), [img.config.descriptor.digest]);
+      await assert.rejects(() => Promise.resolve().then(() => engine.inspectImage('nosuch')), (e: unknown) => {
+        assert.ok(lading.isCode(e, 'NOT_FOUND'));
+        assert.equal((e as Error).message, 'No such image: nosuch:latest');
+        return true;
+      });
+    } finally {
+      engine.close();
+    }
+  });
 });
