@@ -15,6 +15,8 @@ export interface Config {
   readonly dockerConfigDir: string;
   /** Partial downloads older than this are removed at start-up. */
   readonly ingestResumeWindowMs: number;
+  /** Fetch blobs but do not unpack layers (LADING_PULL_NO_UNPACK=1; measuring transfer alone). */
+  readonly pullWithoutUnpack: boolean;
 }
 
 /** Settings as a config file (daemon.json-style keys) or flags give them; all optional. */
@@ -108,5 +110,6 @@ export function resolveConfig(o: { flags?: ConfigInput; configFile?: string; env
     snapshotter,
     dockerConfigDir: env.DOCKER_CONFIG || join(homedir(), '.docker'),
     ingestResumeWindowMs: 24 * 3600 * 1000,
+    pullWithoutUnpack: env.LADING_PULL_NO_UNPACK === '1',
   });
 }

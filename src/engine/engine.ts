@@ -5,7 +5,7 @@ import { LadingError } from '../errors/index.js';
 import { FsContentStore } from '../content/index.js';
 import { openDatabase, type Db } from '../metadata/index.js';
 import { DockerConfigCredentials, RegistryClient, RegistryHosts } from '../remote/index.js';
-import { createSnapshotter, type Snapshotter } from '../snapshot/index.js';
+import { createSnapshotter } from '../snapshot/index.js';
 import { parseReference, withDefaultTag, type Reference } from '../reference/index.js';
 import type { Platform } from '../oci/index.js';
 import {
@@ -52,7 +52,7 @@ export function createEngine(config: Config, o: EngineOptions = {}): Engine {
   mkdirSync(config.root, { recursive: true, mode: 0o700 });
   const db: Db = openDatabase(join(config.root, 'lading.db'), { clock });
   const content = new FsContentStore(join(config.root, 'content'), { clock });
-  const snapshotter: Snapshotter = createSnapshotter(join(config.root, 'snapshots'), { kind: config.snapshotter });
+  const snapshotter = createSnapshotter(join(config.root, 'snapshots'), { kind: config.snapshotter });
   const agent = new Agent({ keepAliveTimeout: 30_000, connections: 16 });
   const credentials = new DockerConfigCredentials({ configDir: config.dockerConfigDir });
   const hosts = new RegistryHosts({ mirrors: { ...config.registryMirrors } as Record<string, string[]>, insecure: [...config.insecureRegistries] });
@@ -65,7 +65,8 @@ export function createEngine(config: Config, o: EngineOptions = {}): Engine {
     remote,
     clock,
     asRoot: typeof process.getuid === 'function' && process.getuid() === 0,
-    skipUnpack: process.env.LADING_PULL_NO_UNPACK === '1',
+    skipUnpack: config.pullWithoutUnpack,
+    ingestResumeWindowMs: config.ingestResumeWindowMs,
     downloadLimit: (registry) => {
       let s = limits.get(registry);
       if (!s) limits.set(registry, (s = new Semaphore(config.maxConcurrentDownloads)));

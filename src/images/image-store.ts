@@ -6,6 +6,9 @@ import { layerCompression, type Descriptor, type Digest, type ImageConfig, type 
 import { repositoryName, type Reference } from '../reference/index.js';
 import type { RegistryClient, Repository } from '../remote/index.js';
 import { applyLayerSnapshot, type Snapshotter } from '../snapshot/index.js';
+
+/** A snapshotter that can sweep what crashed processes left (the directory snapshotters can). */
+type RepairableSnapshotter = Snapshotter & { cleanup?: () => Promise<void> };
 import { autoDecompress } from '../compression/index.js';
 import type { Clock, Semaphore } from '../util/index.js';
 
@@ -15,7 +18,7 @@ const LEASE_TTL_MS = 60 * 60 * 1000;
 export interface ImageStoreDeps {
   db: Db;
   content: ContentStore;
-  snapshotter: Snapshotter;
+  snapshotter: RepairableSnapshotter;
   remote: RegistryClient;
   clock: Clock;
   /** Per-registry download limit (dockerd's max-concurrent-downloads). */
@@ -23,6 +26,8 @@ export interface ImageStoreDeps {
   asRoot: boolean;
   /** Fetch blobs only, without unpacking (for benchmarks against skopeo). */
   skipUnpack?: boolean;
+  /** Partial downloads untouched for longer than this are removed by repair(). */
+  ingestResumeWindowMs: number;
 }
 
 export interface RecordPulled {
@@ -55,7 +60,20 @@ class CountingStream extends Transform {
  * ordering invariant (files visible before the rows naming them; leases guard work in progress).
  */
 export class ImageStore {
+  private repaired: Promise<void> | undefined;
   constructor(private readonly d: ImageStoreDeps) {}
+
+  /**
+   * Cheap, idempotent start-up repair, once per engine: stale partial downloads past the resume
+   * window and extraction directories of dead processes go. Safe beside other live processes.
+   */
+  repair(): Promise<void> {
+    this.repaired ??= (async () => {
+      await this.d.content.cleanupIngests({ olderThanMs: this.d.ingestResumeWindowMs });
+      await this.d.snapshotter.cleanup?.();
+    })();
+    return this.repaired;
+  }
 
   get remote(): RegistryClient {
     return this.d.remote;

@@ -64,6 +64,7 @@ export async function pullImage(store: ImageStore, ref: Reference, o: PullOption
   // The first message's id is the tag, or the whole reference for a digest pull (Docker §2.2).
   emit({ kind: 'message', id: ref.digest ? display : requested, text: `Pulling from ${ref.path}` });
 
+  await store.repair();
   const lease = store.acquireLease();
   try {
     const top = await store.remote.resolve(repo, requested, { signal, displayRef: familiarString(ref) });

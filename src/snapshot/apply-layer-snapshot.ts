@@ -26,7 +26,8 @@ export async function applyLayerSnapshot(
   tar: Readable,
   o: ApplyLayerSnapshotOptions,
 ): Promise<ApplyLayerResult> {
-  const key = `extract-${randomBytes(8).toString('hex')}-${chainId}`;
+  // The pid lets a later cleanup() remove what a killed extraction left behind.
+  const key = `extract-${process.pid}-${randomBytes(8).toString('hex')}-${chainId}`;
   try {
     await sn.prepare(key, parentChainId, { extract: true, signal: o.signal });
   } catch (e) {

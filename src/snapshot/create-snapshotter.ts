@@ -9,7 +9,7 @@ export interface SnapshotterOptions {
   asRoot?: boolean;
 }
 
-export function createSnapshotter(root: string, o: SnapshotterOptions): Snapshotter & { cleanup(): Promise<void> } {
+export function createSnapshotter(root: string, o: SnapshotterOptions): Snapshotter & { cleanup(o?: { graceMs?: number; now?: number }): Promise<void> } {
   const asRoot = o.asRoot ?? process.getuid?.() === 0;
   if (o.kind === 'overlay') {
     if (!asRoot) throw new LadingError('UNSUPPORTED', 'the overlay snapshotter needs root', { hint: 'use the native snapshotter' });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LadingError, throwIfAborted } from '../errors/index.js';
 import { atomicWrite, fsyncDir } from '../util/index.js';
@@ -198,16 +198,41 @@ export abstract class DirSnapshotter implements Snapshotter {
     return out;
   }
 
-  /** Sweep what a crash left: `.new-*`, `.trash-*` and directories whose info names another key. */
-  async cleanup(): Promise<void> {
+  /**
+   * Sweep what a crash left, safe while other processes work in the same root: `.new-*` and
+   * `.trash-*` directories older than `graceMs` (they live for seconds), directories whose info
+   * names another key, and active extraction snapshots whose owning process is gone.
+   */
+  async cleanup(o: { graceMs?: number; now?: number } = {}): Promise<void> {
+    const graceMs = o.graceMs ?? 10 * 60 * 1000;
+    const now = o.now ?? Date.now();
     for (const name of readdirSync(this.dir)) {
       const p = join(this.dir, name);
       if (name.startsWith('.new-') || name.startsWith('.trash-')) {
-        rmSync(p, { recursive: true, force: true });
+        const age = now - (statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? now);
+        if (age > graceMs) rmSync(p, { recursive: true, force: true });
         continue;
       }
       const info = this.readInfo(p);
-      if (info === undefined || this.id(info.key) !== name) rmSync(p, { recursive: true, force: true });
+      if (info === undefined) {
+        const age = now - (statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? now);
+        if (age > graceMs) rmSync(p, { recursive: true, force: true });
+        continue;
+      }
+      if (this.id(info.key) !== name) rmSync(p, { recursive: true, force: true });
+      else if (info.kind === 'active' && deadExtraction(info.key)) rmSync(p, { recursive: true, force: true });
     }
+  }
+}
+
+/** Extraction keys are `extract-<pid>-…` (applyLayerSnapshot): such a snapshot outlives only a dead process. */
+function deadExtraction(key: string): boolean {
+  const m = /^extract-(\d+)-/.exec(key);
+  if (!m) return false;
+  try {
+    process.kill(Number(m[1]), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
