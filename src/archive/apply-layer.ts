@@ -22,7 +22,11 @@ import {
 import { resolve as resolvePath } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { extract, type Header } from 'tar-stream';
+import { createRequire } from 'node:module';
+import type { Header } from 'tar-stream';
+
+// Loaded on first use, so commands that never touch a tar do not pay for it.
+const tarStream = (): typeof import('tar-stream') => createRequire(import.meta.url)('tar-stream') as typeof import('tar-stream');
 import { LadingError, throwIfAborted } from '../errors/index.js';
 import type { Digest } from '../oci/index.js';
 import { cleanName, lstatQuiet, RootResolver } from './root-path.js';
@@ -83,7 +87,7 @@ export async function applyLayer(dir: string, tar: Readable, o: ApplyLayerOption
       cb(null, chunk);
     },
   });
-  const ex = extract();
+  const ex = tarStream().extract();
   ex.on('entry', (h, stream, next) => {
     applier.entry(h as PaxHeaders, stream as unknown as EntryBody).then(
       () => next(),

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
-import { extract, pack } from 'tar-stream';
+import { createRequire } from 'node:module';
+
+// Loaded on first use, so commands that never touch a tar do not pay for it.
+const tarStream = (): typeof import('tar-stream') => createRequire(import.meta.url)('tar-stream') as typeof import('tar-stream');
 import { LadingError, throwIfAborted } from '../errors/index.js';
 
 /**
@@ -24,7 +27,7 @@ export interface SpecialNode {
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 async function buildTar(nodes: readonly SpecialNode[], opaqueDirs: readonly string[]): Promise<Buffer> {
-  const p = pack();
+  const p = tarStream().pack();
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
     p.on('data', (c: unknown) => {
@@ -108,7 +111,7 @@ export async function readOpaqueDirs(root: string, dirs: readonly string[], o: {
     list,
     { signal: o.signal, maxOutput: 1 << 30 },
   );
-  const ex = extract();
+  const ex = tarStream().extract();
   ex.on('entry', (h, stream, next) => {
     const pax = (h as { pax?: Record<string, string> }).pax;
     if (pax?.[`SCHILY.xattr.${OPAQUE_XATTR}`] === 'y') {

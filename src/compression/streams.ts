@@ -1,6 +1,10 @@
 import { PassThrough, type Transform } from 'node:stream';
 import { constants, createGunzip, createGzip } from 'node:zlib';
-import { CompressStream, DecompressStream } from 'zstd-napi';
+import { createRequire } from 'node:module';
+
+// Loaded on first use: a native addon most commands (and most images, gzip-layered) never need.
+const require = createRequire(import.meta.url);
+const zstd = (): typeof import('zstd-napi') => require('zstd-napi') as typeof import('zstd-napi');
 import { LadingError } from '../errors/index.js';
 import type { Compression } from './detect.js';
 
@@ -17,7 +21,7 @@ export function decompressStream(kind: Compression): Transform {
     case 'gzip':
       return createGunzip({ chunkSize: GUNZIP_CHUNK });
     case 'zstd':
-      return new DecompressStream();
+      return new (zstd().DecompressStream)();
     case 'none':
       return new PassThrough();
   }
@@ -43,7 +47,7 @@ export function compressStream(kind: Compression, o: CompressOptions = {}): Tran
       if (level < 1 || level > 22 || !Number.isInteger(level)) {
         throw new LadingError('INVALID_ARGUMENT', `invalid zstd compression level: ${level}`);
       }
-      return new CompressStream({ compressionLevel: level });
+      return new (zstd().CompressStream)({ compressionLevel: level });
     }
     case 'none':
       return new PassThrough();

@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent } from 'undici';
 import { LadingError } from '../errors/index.js';
 import { FsContentStore } from '../content/index.js';
 import { openDatabase, type Db } from '../metadata/index.js';
@@ -22,6 +21,7 @@ import {
 } from '../images/index.js';
 import { Semaphore, systemClock, type Clock } from '../util/index.js';
 import type { Config } from './config.js';
+import { createHttpAgent } from './http-agent.js';
 
 export interface Engine {
   readonly config: Config;
@@ -53,7 +53,7 @@ export function createEngine(config: Config, o: EngineOptions = {}): Engine {
   const db: Db = openDatabase(join(config.root, 'lading.db'), { clock });
   const content = new FsContentStore(join(config.root, 'content'), { clock });
   const snapshotter = createSnapshotter(join(config.root, 'snapshots'), { kind: config.snapshotter });
-  const agent = new Agent({ keepAliveTimeout: 30_000, connections: 16 });
+  const agent = createHttpAgent({ keepAliveTimeout: 30_000, connections: 16 });
   const credentials = new DockerConfigCredentials({ configDir: config.dockerConfigDir });
   const hosts = new RegistryHosts({ mirrors: { ...config.registryMirrors } as Record<string, string[]>, insecure: [...config.insecureRegistries] });
   const remote = new RegistryClient({ agent, credentials, hosts, clock, userAgent: USER_AGENT });

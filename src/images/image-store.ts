@@ -12,6 +12,9 @@ type RepairableSnapshotter = Snapshotter & { cleanup?: () => Promise<void> };
 import { autoDecompress } from '../compression/index.js';
 import type { Clock, Semaphore } from '../util/index.js';
 
+/** Layers from this size (compressed) unpack in a worker thread; below, the thread start costs more than it saves. */
+const WORKER_MIN_BYTES = 1024 * 1024;
+
 /** Leases outlive a crashed process by this much at most; pulls renew them as they go. */
 const LEASE_TTL_MS = 60 * 60 * 1000;
 
@@ -146,26 +149,45 @@ export class ImageStore {
     this.d.db.tx((tx) => blobs.put(tx, { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, source: repo }));
   }
 
-  /** Unpack one committed layer blob into the snapshot named by its chain ID, verifying the diff ID. */
+  /** Whether layers may be applied before their parent is committed (then only commits go in order). */
+  get parallelUnpack(): boolean {
+    return this.d.snapshotter.layersIndependent;
+  }
+
+  /**
+   * Unpack one committed layer blob into the snapshot named by its chain ID, verifying the diff
+   * ID. Big layers go to a worker thread reading the blob file; `beforeCommit` lets a parallel
+   * pull hold the commit until the parent's.
+   */
   async unpackLayer(
     lease: LeaseId,
     l: { desc: Descriptor; diffId: Digest; chainId: Digest; parent: Digest | undefined },
-    o: { signal?: AbortSignal; onProgress?: (current: number) => void },
+    o: { signal?: AbortSignal; onProgress?: (current: number) => void; beforeCommit?: () => Promise<void> },
   ): Promise<void> {
     if (layerCompression(l.desc.mediaType) === undefined && !/tar/.test(l.desc.mediaType)) {
       throw new LadingError('UNSUPPORTED', `unsupported layer media type ${l.desc.mediaType}`);
     }
     this.hold(lease, 'snapshot', l.chainId);
-    const blob = await this.d.content.open(l.desc.digest, o.signal ? { signal: o.signal } : {});
-    const counted = blob.pipe(new CountingStream((n) => o.onProgress?.(n)));
-    blob.on('error', (e) => counted.destroy(e));
-    const tar = counted.pipe(autoDecompress());
-    counted.on('error', (e) => tar.destroy(e));
-    const res = await applyLayerSnapshot(this.d.snapshotter, l.chainId, l.parent, tar, {
+    const opts = {
       diffId: l.diffId,
       asRoot: this.d.asRoot,
       ...(o.signal ? { signal: o.signal } : {}),
-    });
+      ...(o.beforeCommit ? { beforeCommit: o.beforeCommit } : {}),
+    };
+    let res;
+    if (l.desc.size >= WORKER_MIN_BYTES) {
+      res = await applyLayerSnapshot(this.d.snapshotter, l.chainId, l.parent, { file: this.d.content.path(l.desc.digest) }, {
+        ...opts,
+        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      });
+    } else {
+      const blob = await this.d.content.open(l.desc.digest, o.signal ? { signal: o.signal } : {});
+      const counted = blob.pipe(new CountingStream((n) => o.onProgress?.(n)));
+      blob.on('error', (e) => counted.destroy(e));
+      const tar = counted.pipe(autoDecompress());
+      counted.on('error', (e) => tar.destroy(e));
+      res = await applyLayerSnapshot(this.d.snapshotter, l.chainId, l.parent, tar, opts);
+    }
     this.d.db.tx((tx) => snapshots.put(tx, { chainId: l.chainId, parentChainId: l.parent, diffId: l.diffId, size: res.size }));
   }
 

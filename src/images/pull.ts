@@ -1,4 +1,6 @@
-import { LadingError } from '../errors/index.js';
+import { availableParallelism } from 'node:os';
+import { isCode, LadingError } from '../errors/index.js';
+import { Semaphore } from '../util/index.js';
 import {
   chainIds,
   hostPlatform,
@@ -169,20 +171,62 @@ async function fetchAndUnpack(
     p.catch(() => controller.abort());
     downloads.set(l.desc.digest, p);
   }
-  try {
-    for (const l of missing) {
-      await downloads.get(l.desc.digest);
-      if (!l.unpacked && !store.hasSnapshot(l.chainId)) {
-        await store.unpackLayer(lease, l, {
-          signal: sig,
-          onProgress: (current) => emit({ kind: 'layer', id: l.id, action: 'extracting', current, total: l.desc.size }),
-        });
-      }
-      emit({ kind: 'layer', id: l.id, action: 'complete' });
+  // Unpacking: on a snapshotter with independent layers (overlay) each layer starts as soon as
+  // its blob is in, up to one per CPU, and only the commits wait for the parent's; otherwise
+  // strictly in order. Slots are taken in layer order, so a layer waiting for its parent's
+  // commit never holds the slot the parent needs.
+  // Two at most: each unpacking thread holds some 30-40 MB of buffers between collections.
+  const slots = new Semaphore(store.parallelUnpack ? Math.min(2, availableParallelism()) : 1);
+  const done = new Map<number, Promise<void>>();
+  let turn: Promise<void> = Promise.resolve();
+  const steps = plan.map((l, i) => {
+    if (l.present) {
+      done.set(i, Promise.resolve());
+      return Promise.resolve();
     }
-  } catch (e) {
-    controller.abort();
-    await Promise.allSettled(downloads.values());
-    throw e;
-  }
+    const parentDone = i > 0 ? done.get(i - 1)! : Promise.resolve();
+    const myTurn = turn;
+    let tookSlot!: () => void;
+    turn = new Promise<void>((r) => (tookSlot = r));
+    const step = (async () => {
+      try {
+        await downloads.get(l.desc.digest);
+        await myTurn;
+        if (!store.parallelUnpack) await parentDone;
+        if (l.unpacked || store.hasSnapshot(l.chainId)) {
+          tookSlot();
+        } else {
+          const release = await slots.acquire(sig);
+          tookSlot();
+          try {
+            await store.unpackLayer(lease, l, {
+              signal: sig,
+              onProgress: (current) => emit({ kind: 'layer', id: l.id, action: 'extracting', current, total: l.desc.size }),
+              beforeCommit: () => parentDone,
+            });
+          } finally {
+            release();
+          }
+        }
+        await parentDone;
+        emit({ kind: 'layer', id: l.id, action: 'complete' });
+      } catch (e) {
+        tookSlot();
+        controller.abort();
+        throw e;
+      }
+    })();
+    done.set(i, step);
+    return step;
+  });
+  // Every step settles before the pull reports, so no worker or download outlives it.
+  const results = await Promise.allSettled([...steps, ...downloads.values()]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw firstCause(results, failed.reason);
+}
+
+/** The error that started a failure, not the cancellations it caused in the other steps. */
+function firstCause(results: PromiseSettledResult<unknown>[], fallback: unknown): unknown {
+  const errs = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+  return errs.find((e) => !isCode(e, 'CANCELED') && !(e instanceof Error && e.name === 'AbortError')) ?? fallback;
 }

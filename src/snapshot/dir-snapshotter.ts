@@ -28,6 +28,7 @@ interface InfoFile {
 export abstract class DirSnapshotter implements Snapshotter {
   abstract readonly kind: 'overlay' | 'native';
   abstract readonly whiteouts: 'overlay' | 'delete';
+  abstract readonly layersIndependent: boolean;
   protected readonly dir: string;
 
   constructor(
@@ -87,10 +88,9 @@ export abstract class DirSnapshotter implements Snapshotter {
 
   private async create(key: string, kind: SnapshotKind, parent: string | undefined, o: PrepareOptions = {}): Promise<Mount[]> {
     throwIfAborted(o.signal);
-    if (parent !== undefined) {
-      const p = await this.get(parent);
-      if (p.kind !== 'committed') throw new LadingError('INVALID_ARGUMENT', `parent snapshot ${parent} is not committed`);
-    }
+    // An independent layer may be extracted before its parent exists; commit checks it then.
+    const parentLater = kind === 'active' && o.extract === true && this.layersIndependent;
+    if (parent !== undefined && !(parentLater && (await this.stat(parent))?.kind !== 'committed')) await this.committedParent(parent);
     if ((await this.stat(key)) !== undefined) throw new LadingError('ALREADY_EXISTS', `snapshot ${key} already exists`);
     const tmp = join(this.dir, `.new-${randomBytes(8).toString('hex')}`);
     mkdirSync(join(tmp, 'fs'), { recursive: true });
@@ -106,11 +106,18 @@ export abstract class DirSnapshotter implements Snapshotter {
         throw e;
       }
       await fsyncDir(this.dir);
+      // Extraction writes into applyDir and never mounts: no mounts while the parent is pending.
+      if (parent !== undefined && (await this.stat(parent))?.kind !== 'committed') return [];
       return await this.mountsFor(info);
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  private async committedParent(parent: string): Promise<void> {
+    const p = await this.get(parent);
+    if (p.kind !== 'committed') throw new LadingError('INVALID_ARGUMENT', `parent snapshot ${parent} is not committed`);
   }
 
   prepare(key: string, parent?: string, o?: PrepareOptions): Promise<Mount[]> {
@@ -131,6 +138,7 @@ export abstract class DirSnapshotter implements Snapshotter {
     throwIfAborted(o.signal);
     const info = await this.get(key);
     if (info.kind !== 'active') throw new LadingError('INVALID_ARGUMENT', `snapshot ${key} is not active`);
+    if (info.parent !== undefined) await this.committedParent(info.parent);
     if ((await this.stat(name)) !== undefined) throw new LadingError('ALREADY_EXISTS', `snapshot ${name} already exists`);
     const from = this.path(key);
     this.onCommit(from);

@@ -10,6 +10,7 @@ import type { Mount, PrepareOptions, SnapshotInfo, SnapshotKind } from './types.
  */
 export class NativeSnapshotter extends DirSnapshotter {
   readonly kind = 'native' as const;
+  readonly layersIndependent = false;
   readonly whiteouts = 'delete' as const;
 
   protected async populate(snapDir: string, kind: SnapshotKind, parent: string | undefined, o: PrepareOptions): Promise<void> {

@@ -10,6 +10,7 @@ import type { Mount, PrepareOptions, SnapshotInfo, SnapshotKind } from './types.
  */
 export class OverlaySnapshotter extends DirSnapshotter {
   readonly kind = 'overlay' as const;
+  readonly layersIndependent = true;
   readonly whiteouts = 'overlay' as const;
 
   protected async populate(snapDir: string, kind: SnapshotKind, _parent: string | undefined, _o: PrepareOptions): Promise<void> {

@@ -51,6 +51,33 @@ export function snapshotterSuite(name: string, make: (root: string) => Snapshott
 
     const tree = async (key: string) => describeTree(await readMergedTree(sn, key));
 
+    it('applies layers out of order only where layers are independent, committing in order', async () => {
+      const layers = [[dir('a'), file('a/one', '1')], [file('a/two', '2')], [file('a/one', 'one')]];
+      const tars = await Promise.all(layers.map((l) => tarLayer(l)));
+      const ids = chainIds(tars.map((t) => sha256(t)));
+      const apply = (i: number, beforeCommit?: () => Promise<void>) =>
+        applyLayerSnapshot(sn, ids[i]!, ids[i - 1], Readable.from([tars[i]!]), { diffId: sha256(tars[i]!), ...(beforeCommit ? { beforeCommit } : {}) });
+      if (!sn.layersIndependent) {
+        await assert.rejects(apply(1), (e) => isCode(e, 'NOT_FOUND'));
+        return;
+      }
+      // The top layer first: applied into its own directory, its commit waits for the parent's.
+      let releaseMiddle!: () => void;
+      const middleCommitted = new Promise<void>((r) => (releaseMiddle = r));
+      const top = apply(2, () => middleCommitted);
+      const middle = apply(1);
+      // Without waiting, the commit of a layer whose parent is missing is refused.
+      await assert.rejects(middle, (e) => isCode(e, 'NOT_FOUND') || isCode(e, 'INVALID_ARGUMENT'));
+      await apply(0);
+      await apply(1);
+      releaseMiddle();
+      await top;
+      assert.deepEqual(await tree(ids[2]!), { a: 'dir 0755', 'a/one': f('one'), 'a/two': f('2') });
+      const keys: string[] = [];
+      for await (const s of sn.walk()) keys.push(s.key);
+      assert.deepEqual(keys.sort(), [...ids].sort(), 'no extraction snapshot is left behind');
+    });
+
     it('applies a single layer as a committed snapshot', async () => {
       const layer = [dir('etc'), file('etc/hosts', 'h'), symlink('etc/l', 'hosts'), dir('empty', { mode: 0o700 })];
       const [id] = await applyChain(sn, [layer]);

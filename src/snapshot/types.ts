@@ -41,6 +41,13 @@ export interface Snapshotter {
   readonly kind: 'overlay' | 'native';
   /** The whiteout style applyLayer must use for snapshots of this snapshotter. */
   readonly whiteouts: 'overlay' | 'delete';
+  /**
+   * Layers can be applied before their parent is committed (overlay: each layer is a directory
+   * of its own): `prepare(key, parent, {extract: true})` then accepts a parent that does not
+   * exist yet, and `commit` refuses until it is committed. Native snapshots copy the parent's
+   * tree, so there a layer must wait for its parent.
+   */
+  readonly layersIndependent: boolean;
   prepare(key: string, parent?: string, o?: PrepareOptions): Promise<Mount[]>;
   view(key: string, parent: string, o?: PrepareOptions): Promise<Mount[]>;
   /** Mounts of an active snapshot or view; INVALID_ARGUMENT for a committed one. */

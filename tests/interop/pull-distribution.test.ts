@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, readdir, readFile, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { main } from '../../src/cli/index.js';
 import { createEngine, resolveConfig } from '../../src/engine/index.js';
@@ -142,6 +142,31 @@ describe('pull from distribution', () => {
       assert.equal(tree.get('x')!.sha256, createHash('sha256').update('upper').digest('hex'));
     } finally {
       engine.close();
+    }
+  });
+
+  test('big layers unpack in worker threads, in parallel where the snapshotter allows, with the same tree', async () => {
+    // Random bytes do not compress: each layer blob is over the 1 MiB worker threshold.
+    const pad = (n: number) => file(`pad${n}`, randomBytes(1536 * 1024));
+    const l1 = await tarLayer([dir('a'), file('a/keep', '1'), file('a/gone', '2'), dir('o'), file('o/old', '3'), file('x', 'lower'), pad(1)]);
+    const l2 = await tarLayer([whiteout('a/gone'), opaque('o'), file('o/new', '4'), file('x', 'middle'), pad(2)]);
+    const l3 = await tarLayer([file('x', 'upper'), whiteout('pad1'), pad(3)]);
+    const img = buildImage({ layers: [l1, l2, l3], compression: ['gzip', 'zstd', 'gzip'] });
+    await pushFixture(reg.url, 'big/img', img, 'latest');
+    for (const snapshotter of ['overlay', 'native'] as const) {
+      const root = await freshRoot();
+      const r = await lading(root, ['--snapshotter', snapshotter, 'pull', `${reg.host}/big/img`]);
+      assert.equal(r.code, 0, r.err);
+      const completes = r.out.split('\n').filter((l) => l.endsWith(': Pull complete')).map((l) => l.slice(0, 12));
+      assert.deepEqual(completes, img.layers.map((l) => l.descriptor.digest.slice(7, 19)), `${snapshotter}: completes in layer order`);
+      const engine = createEngine(resolveConfig({ flags: { root, snapshotter }, env: {} }));
+      try {
+        const tree = await engine.readImageTree(`${reg.host}/big/img:latest`);
+        assert.deepEqual([...tree.keys()].sort(), ['a', 'a/keep', 'o', 'o/new', 'pad2', 'pad3', 'x'], snapshotter);
+        assert.equal(tree.get('x')!.sha256, createHash('sha256').update('upper').digest('hex'), snapshotter);
+      } finally {
+        engine.close();
+      }
     }
   });
 
