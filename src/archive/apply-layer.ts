@@ -383,12 +383,23 @@ class LayerApplier {
     const rel = join(parent, parts[parts.length - 1]!);
     const abs = this.abs(rel);
     const pending = this.takePending(rel);
-    const merge = pending === undefined && this.removeExisting(rel, true);
-    if (!merge) mkdirSync(abs, 0o700);
-    else if (!this.o.asRoot) chmodSync(abs, 0o700); // we must be able to write inside until finish()
+    // Most directories are new: try mkdir first and look at what is there only when it fails.
+    let made = false;
+    try {
+      mkdirSync(abs, 0o700);
+      made = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    if (!made) {
+      const merge = pending === undefined && this.removeExisting(rel, true);
+      if (!merge) mkdirSync(abs, 0o700);
+      else if (!this.o.asRoot) chmodSync(abs, 0o700); // we must be able to write inside until finish()
+    }
     this.rr.noteDir(rel);
     if (pending?.whiteout === true) this.pendingOpaque.add(rel);
-    if (this.o.asRoot) lchownSync(abs, h.uid ?? 0, h.gid ?? 0);
+    // A directory we merge into may belong to someone else; a new one is ours already.
+    if (this.o.asRoot && (!made || this.chownNeeded(h))) lchownSync(abs, h.uid ?? 0, h.gid ?? 0);
     this.dirMeta.set(rel, { mode: this.mode(h), ...this.times(h) });
     this.markWritten(rel);
   }
