@@ -137,7 +137,10 @@ export class FsIngest implements Ingest {
         cb();
       }, cb);
     };
+    // A deep buffer lets chunks pile up while a write runs, so they go out as one larger write
+    // (measured: half the main-thread time spent submitting 64 KiB writes).
     this.w = new Writable({
+      highWaterMark: 1 << 20,
       write: (chunk: Buffer, _enc, cb) => write([chunk], cb),
       writev: (chunks, cb) => write(chunks.map((c) => c.chunk as Buffer), cb),
     });

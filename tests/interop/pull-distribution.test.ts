@@ -170,6 +170,23 @@ describe('pull from distribution', () => {
     }
   });
 
+  test('Docker Hub names are served by a configured registry mirror (flag or config file)', async () => {
+    const img = buildImage({ layers: [await base()] });
+    await pushFixture(reg.url, 'library/mirrored', img, '1.0');
+    const root = await freshRoot();
+    const r = await lading(root, ['--registry-mirror', `http://${reg.host}`, 'pull', 'mirrored:1.0']);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.startsWith('1.0: Pulling from library/mirrored\n'), r.out);
+    assert.ok(r.out.endsWith(`Status: Downloaded newer image for mirrored:1.0\ndocker.io/library/mirrored:1.0\n`), r.out);
+    const config = join(root, 'config.json');
+    await writeFile(config, JSON.stringify({ 'registry-mirrors': [`http://${reg.host}`] }));
+    const again = await lading(root, ['--config', config, 'pull', 'docker.io/library/mirrored:1.0']);
+    assert.equal(again.code, 0, again.err);
+    assert.ok(again.out.includes('Status: Image is up to date for mirrored:1.0\n'), again.out);
+    const plain = await lading(root, ['images']);
+    assert.match(plain.out.split('\n')[1]!, /^mirrored\s+1\.0\s/);
+  });
+
   test('multi-platform index: host platform, --platform, pull by digest, no match', async () => {
     const amd = buildImage({ layers: [await tarLayer([file('arch', 'amd64')])], platform: { os: 'linux', architecture: 'amd64' } });
     const arm = buildImage({ layers: [await tarLayer([file('arch', 'arm64')])], platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
