@@ -152,6 +152,7 @@ export async function benchPull(args: string[], ctx: BenchContext): Promise<numb
 
   // Short path: dockerd's socket lives below it.
   const work = await mkdtemp('/tmp/lb-');
+  let libRepeat: { medianMs: number; minMs: number; maxMs: number; runs: number } | undefined;
   const results = new Map<Tool, ToolResult>();
   let daemon: DockerDaemon | undefined;
   const registry = await startRegistry(join(work, 'reg'));
@@ -281,6 +282,18 @@ export async function benchPull(args: string[], ctx: BenchContext): Promise<numb
         }
       }
     }
+    // (e) The same through the library in one process: no process start-up in the figure.
+    if (lastLadingRoot && repeat > 0) {
+      const lib = spawnSync(process.execPath, [join(ctx.repoRoot, 'dist', 'bench', 'repeat-lib.js'), lastLadingRoot, ref, String(Math.max(repeat, 10))], {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: ladingEnv(),
+      });
+      if (lib.status === 0) {
+        libRepeat = JSON.parse(lib.stdout) as { medianMs: number; minMs: number; maxMs: number; runs: number };
+        log(`lading-repeat via the library: median ${libRepeat.medianMs.toFixed(1)} ms over ${libRepeat.runs} pulls`);
+      } else log(`lading-repeat via the library failed: ${lib.stderr.slice(-500)}`);
+    }
     for (let i = 0; i < Math.max(repeat, 3); i++) record('node-startup', await measure(process.execPath, ['-e', '0']), i);
   } finally {
     await daemon?.stop().catch((e: unknown) => log(`stopping dockerd: ${String(e)}`));
@@ -293,7 +306,7 @@ export async function benchPull(args: string[], ctx: BenchContext): Promise<numb
   }
 
   for (const r of results.values()) summarize(r);
-  const report = buildReport(results, img, runs, dockerCold);
+  const report = buildReport(results, img, runs, dockerCold, libRepeat);
   process.stdout.write(report.text);
   await mkdir(ctx.cacheDir, { recursive: true });
   const out = join(ctx.cacheDir, 'results-pull.json');
@@ -310,7 +323,13 @@ interface Target {
   note?: string;
 }
 
-function buildReport(results: Map<Tool, ToolResult>, img: GeneratedImage, runs: number, dockerCold: string): { text: string; json: unknown } {
+function buildReport(
+  results: Map<Tool, ToolResult>,
+  img: GeneratedImage,
+  runs: number,
+  dockerCold: string,
+  libRepeat: { medianMs: number } | undefined,
+): { text: string; json: unknown } {
   const get = (t: Tool) => results.get(t);
   const med = (t: Tool) => get(t)?.median;
   const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 ? a / b : null);
@@ -325,6 +344,12 @@ function buildReport(results: Map<Tool, ToolResult>, img: GeneratedImage, runs: 
     { name: 'lading fetch-only / skopeo wall', value: fs, target: '<= 1.0', status: judge(fs, (v) => v <= 1.0) },
     { name: 'lading peak RSS (max over runs), MiB', value: rss === null ? null : rss / 1048576, target: '< 200', status: judge(rss, (v) => v < 200 * 1048576) },
     { name: 'lading repeat pull wall, ms', value: rep, target: '< 100', status: judge(rep, (v) => v < 100), note: `node start-up alone: ${fmtS(med('node-startup')?.wallMs)}` },
+    {
+      name: 'lading repeat pull through the library (in-process), ms',
+      value: libRepeat?.medianMs ?? null,
+      target: '< 100',
+      status: judge(libRepeat?.medianMs ?? null, (v) => v < 100),
+    },
   ];
 
   const t = imageTotals(img);
