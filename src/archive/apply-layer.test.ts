@@ -43,6 +43,13 @@ async function apply(root: string, tar: Buffer, o: ApplyLayerOptions = DELETE) {
 }
 
 describe('applyLayer', () => {
+  it('gives files their exact modes whatever the umask (group/world-writable, read-only, setuid)', async () => {
+    const root = tmp();
+    const modes = [0o666, 0o777, 0o444, 0o640, 0o600, 0o4755, 0o2775, 0o1777];
+    await apply(root, await tarLayer(modes.map((m) => file(`f${m.toString(8)}`, 'x', { mode: m }))));
+    for (const m of modes) assert.equal(lstatSync(join(root, `f${m.toString(8)}`)).mode & 0o7777, m, m.toString(8));
+  });
+
   it('writes files, dirs, symlinks and hardlinks with metadata, and returns diffId/bytes/size', async () => {
     const root = tmp();
     const tar = await tarLayer([

@@ -11,6 +11,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   rmSync,
   chmodSync,
   statSync,
@@ -119,6 +120,19 @@ function toLadingError(e: unknown, signal: AbortSignal | undefined): LadingError
   }
   return new LadingError('INTERNAL', `failed to apply layer: ${msg}`, { cause: e });
 }
+
+/**
+ * The process umask, read from /proc without changing it (process.umask() sets it to 0 and back,
+ * a race with other threads creating files); undefined where unreadable, then files get fchmod.
+ */
+const UMASK = ((): number | undefined => {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number.parseInt(m[1]!, 8) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
 
 const OPEN_NEW = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 const WH_PREFIX = '.wh.';
@@ -341,13 +355,18 @@ class LayerApplier {
     const rel = join(parent, parts[parts.length - 1]!);
     const abs = this.abs(rel);
     this.takePending(rel);
+    const mode = this.mode(h);
+    // Created with its final permissions when the umask cannot have changed them: one fchmod
+    // fewer per file (a node_modules layer has tens of thousands).
+    const exact = UMASK !== undefined && (mode & ~0o777) === 0 && (mode & UMASK) === 0;
+    const createMode = exact ? mode : 0o600;
     let fd: number;
     try {
-      fd = openSync(abs, OPEN_NEW, 0o600);
+      fd = openSync(abs, OPEN_NEW, createMode);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       this.removeExisting(rel, false);
-      fd = openSync(abs, OPEN_NEW, 0o600);
+      fd = openSync(abs, OPEN_NEW, createMode);
     }
     this.fd = fd;
     try {
@@ -367,7 +386,7 @@ class LayerApplier {
       }
       // chown clears setuid/setgid, so it goes first; fchmod also undoes the umask.
       if (this.chownNeeded(h)) fchownSync(fd, h.uid ?? 0, h.gid ?? 0);
-      fchmodSync(fd, this.mode(h));
+      if (!exact) fchmodSync(fd, mode);
       const t = this.times(h);
       futimesSync(fd, t.atime, t.mtime);
     } finally {
