@@ -9,12 +9,18 @@ export interface ListedImage {
   tags: Array<{ repository: string; tag: string }>;
   digests: Array<{ repository: string; digest: string }>;
   labels?: Record<string, string> | null;
+  parentId?: Digest | undefined;
+  /** Another image names this one as its parent (an intermediate image when untagged). */
+  hasChildren?: boolean;
+  /** Last pull, tag, inspect, push or run (unix ms); falls back to when it was added. */
+  lastUsedAt?: number;
 }
 
 export interface ImageRow {
   repository: string; // familiar, or <none>
   tag: string; // or <none>
-  digest: string; // or <none>
+  /** `<none>` for a tag row without digests; '' for a digest-only row when digests are not shown (Docker CLI). */
+  digest: string;
   id: Digest;
   created: number | undefined;
   size: number;
@@ -55,7 +61,7 @@ export function imageRows(images: ListedImage[], o: { digests: boolean }): Image
         if (o.digests && digests.length > 0) {
           for (const digest of digests) rows.push({ ...base, repository: fam, tag, digest });
         } else {
-          rows.push({ ...base, repository: fam, tag, digest: digests[0] ?? '<none>' });
+          rows.push({ ...base, repository: fam, tag, digest: tags.length > 0 || o.digests ? '<none>' : '' });
         }
       }
     }
