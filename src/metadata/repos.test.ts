@@ -486,6 +486,7 @@ describe('garbage collection', () => {
       blobs: [layerBlob('c')],
       snapshots: [chain[1], chain[0]],
       images: [],
+      bytes: 3,
     });
     db.read((tx) => {
       assert.equal(leases.find(tx, lease), undefined);
