@@ -348,8 +348,17 @@ class Parser {
 // ---------------------------------------------------------------- values and functions
 
 /** Go's json.Marshal: HTML characters escaped as \u003c etc. */
+/** Fields that are Go maps in Docker's types: json prints their keys sorted. */
+const MAP_FIELDS = new Set(['Labels', 'ExposedPorts', 'Volumes', 'Data', 'Options']);
+
 export function goJson(v: unknown): string {
-  const s = JSON.stringify(v === undefined ? null : v) ?? 'null';
+  const sorted = (key: string, val: unknown): unknown => {
+    if (!MAP_FIELDS.has(key) || val === null || typeof val !== 'object' || Array.isArray(val)) return val;
+    const o = val as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+  };
+  const top = v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof TemplateContext) && Object.values(v).every((x) => typeof x === 'string') ? sorted('Labels', v) : v;
+  const s = JSON.stringify(top === undefined ? null : top, sorted) ?? 'null';
   return s.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

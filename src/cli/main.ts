@@ -77,8 +77,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   const { program, engine, ctx } = buildProgram(io, controller.signal);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    if (ctx.exitCode !== undefined) return ctx.exitCode;
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    // Never process.exitCode: in-process callers (tests) share it, and node:test sets it on a failure.
+    return ctx.exitCode ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
