@@ -5,7 +5,6 @@ import { imageRows, type ImageRow } from '../engine/index.js';
 import type { CommandContext } from './context.js';
 import { goLocalTime, parseFilterFlags, parseFormat, renderTemplate } from './format.js';
 import { GoTemplate, TemplateContext } from './go-template.js';
-import { renderTable } from './table.js';
 
 export const collectValues = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -87,12 +86,48 @@ export function registerImagesList(cmd: Command, ctx: CommandContext): Command {
         ctx.io.stdout.write(rows.map((r) => `${id(r.id)}\n`).join(''));
         return;
       }
-      const header = ['REPOSITORY', 'TAG', ...(digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-      const table = [header];
-      for (const r of rows) {
-        const created = r.created === undefined ? 'N/A' : `${humanDuration(now - r.created)} ago`;
-        table.push([r.repository, r.tag, ...(digests ? [r.digest] : []), id(r.id), created, humanSize(r.size)]);
-      }
-      ctx.io.stdout.write(renderTable(table));
+      writeImageTable(ctx.io.stdout, rows, { digests, id, now });
     });
+}
+
+/**
+ * The default table, written in chunks: the same layout as renderTable (tabwriter, min width 10,
+ * padding 3) but without a cell array per row, since `images` may print 50k rows.
+ */
+function writeImageTable(
+  out: { write(s: string): void },
+  rows: ImageRow[],
+  o: { digests: boolean; id: (d: string) => string; now: number },
+): void {
+  // Rows of one image share ID, CREATED and SIZE: compute them once per image.
+  const perImage = new Map<string, [string, string, string]>();
+  const cellsOf = (r: ImageRow): [string, string, string] => {
+    let c = perImage.get(r.id);
+    if (c === undefined) {
+      c = [o.id(r.id), r.created === undefined ? 'N/A' : `${humanDuration(o.now - r.created)} ago`, humanSize(r.size)];
+      perImage.set(r.id, c);
+    }
+    return c;
+  };
+  const w = { repo: 'REPOSITORY'.length + 3, tag: 10, digest: 'DIGEST'.length + 3, id: 'IMAGE ID'.length + 3, created: 'CREATED'.length + 3 };
+  for (const r of rows) {
+    const c = cellsOf(r);
+    if (r.repository.length + 3 > w.repo) w.repo = r.repository.length + 3;
+    if (r.tag.length + 3 > w.tag) w.tag = r.tag.length + 3;
+    if (r.digest.length + 3 > w.digest) w.digest = r.digest.length + 3;
+    if (c[0].length + 3 > w.id) w.id = c[0].length + 3;
+    if (c[1].length + 3 > w.created) w.created = c[1].length + 3;
+  }
+  const line = (repo: string, tag: string, digest: string, id: string, created: string, size: string) =>
+    `${repo.padEnd(w.repo)}${tag.padEnd(w.tag)}${o.digests ? digest.padEnd(w.digest) : ''}${id.padEnd(w.id)}${created.padEnd(w.created)}${size}\n`;
+  let buf = line('REPOSITORY', 'TAG', 'DIGEST', 'IMAGE ID', 'CREATED', 'SIZE');
+  for (const r of rows) {
+    const c = cellsOf(r);
+    buf += line(r.repository, r.tag, r.digest, c[0], c[1], c[2]);
+    if (buf.length > 1 << 16) {
+      out.write(buf);
+      buf = '';
+    }
+  }
+  out.write(buf);
 }

@@ -4,7 +4,7 @@ import type { Agent } from 'undici';
 import { LadingError } from '../errors/index.js';
 import { FsContentStore } from '../content/index.js';
 import { DEFAULT_ROOTS, openDatabase, type Db, type RootSource } from '../metadata/index.js';
-import { DockerConfigCredentials, RegistryClient, RegistryHosts } from '../remote/index.js';
+import type { DockerConfigCredentials, RegistryClient } from '../remote/index.js';
 import { createSnapshotter } from '../snapshot/index.js';
 import { parseReference, withDefaultTag, type Reference } from '../reference/index.js';
 import type { Digest, Platform } from '../oci/index.js';
@@ -88,17 +88,19 @@ export function createEngine(config: Config, o: EngineOptions = {}): Engine {
   const db: Db = openDatabase(join(config.root, 'lading.db'), { clock });
   const content = new FsContentStore(join(config.root, 'content'), { clock });
   const snapshotter = createSnapshotter(join(config.root, 'snapshots'), { kind: config.snapshotter });
-  const credentials = new DockerConfigCredentials({ configDir: config.dockerConfigDir });
-  const hosts = new RegistryHosts({ mirrors: { ...config.registryMirrors } as Record<string, string[]>, insecure: [...config.insecureRegistries] });
   const limits = new Map<string, Semaphore>();
-  // The HTTP stack loads only when a command talks to a registry: listing and removing images
-  // must not pay undici's start-up (about a third of `lading images` otherwise).
+  // The registry client and HTTP stack load only when a command talks to a registry: listing and
+  // removing images must not pay undici's and the client's start-up (most of `lading images`).
   let agent: Agent | undefined;
+  let credentialsP: Promise<DockerConfigCredentials> | undefined;
+  const getCredentials = (): Promise<DockerConfigCredentials> =>
+    (credentialsP ??= import('../remote/index.js').then((r) => new r.DockerConfigCredentials({ configDir: config.dockerConfigDir })));
   let remoteP: Promise<RegistryClient> | undefined;
   const getRemote = (): Promise<RegistryClient> =>
-    (remoteP ??= import('undici').then(({ Agent }) => {
+    (remoteP ??= Promise.all([import('undici'), import('../remote/index.js'), getCredentials()]).then(([{ Agent }, r, credentials]) => {
       agent = new Agent({ keepAliveTimeout: 30_000, connections: 16 });
-      return new RegistryClient({ agent, credentials, hosts, clock, userAgent: USER_AGENT });
+      const hosts = new r.RegistryHosts({ mirrors: { ...config.registryMirrors } as Record<string, string[]>, insecure: [...config.insecureRegistries] });
+      return new r.RegistryClient({ agent, credentials, hosts, clock, userAgent: USER_AGENT });
     }));
   let storeP: Promise<ImageStore> | undefined;
   const getStore = (): Promise<ImageStore> =>
@@ -145,9 +147,9 @@ export function createEngine(config: Config, o: EngineOptions = {}): Engine {
     login: async (server, auth, lo = {}) => {
       const registry = server ? normalizeServer(server) : 'docker.io';
       await (await getRemote()).verifyCredentials(registry, auth, lo.signal ? { signal: lo.signal } : {});
-      await credentials.storeCredentials(registry, auth);
+      await (await getCredentials()).storeCredentials(registry, auth);
     },
-    logout: async (server) => credentials.eraseCredentials(server ? normalizeServer(server) : 'docker.io'),
+    logout: async (server) => (await getCredentials()).eraseCredentials(server ? normalizeServer(server) : 'docker.io'),
     close: () => {
       if (closed) return;
       closed = true;

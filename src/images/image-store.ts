@@ -9,7 +9,6 @@ import { applyLayerSnapshot, type Snapshotter } from '../snapshot/index.js';
 
 /** A snapshotter that can sweep what crashed processes left (the directory snapshotters can). */
 type RepairableSnapshotter = Snapshotter & { cleanup?: () => Promise<void> };
-import { autoDecompress } from '../compression/index.js';
 import type { Clock, Semaphore } from '../util/index.js';
 
 /** Leases outlive a crashed process by this much at most; pulls renew them as they go. */
@@ -165,6 +164,7 @@ export class ImageStore {
       throw new LadingError('UNSUPPORTED', `unsupported layer media type ${l.desc.mediaType}`);
     }
     this.hold(lease, 'snapshot', l.chainId);
+    const { autoDecompress } = await import('../compression/index.js');
     const blob = await this.d.content.open(l.desc.digest, o.signal ? { signal: o.signal } : {});
     const counted = blob.pipe(new CountingStream((n) => o.onProgress?.(n)));
     blob.on('error', (e) => counted.destroy(e));

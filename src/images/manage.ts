@@ -82,7 +82,7 @@ export async function removeImages(
         const r = d.db.tx((tx) => {
           const rm = new RemovalTx(d.db, tx, d.roots);
           rm.removeByName(name, o);
-          return rm.sweep();
+          return rm.sweep({ targeted: true });
         });
         each(r.gc);
         return { name, events: r.events };

@@ -37,20 +37,25 @@ export function findImage(db: Db, name: string): ImageRecord {
 }
 
 export function listImages(db: Db): ListedImage[] {
-  const all = db.read((tx) => images.list(tx));
+  const all = db.read((tx) => images.listForDisplay(tx));
   const parents = new Set<string>();
   for (const s of all) if (s.parentId !== undefined) parents.add(s.parentId);
-  return all.map((s) => ({
-    id: s.id,
-    created: s.created,
-    size: s.size,
-    tags: s.repoTags,
-    digests: s.repoDigests,
-    labels: s.labels,
-    parentId: s.parentId,
-    hasChildren: parents.has(s.id),
-    lastUsedAt: s.lastUsedAt ?? s.addedAt,
-  }));
+  const out = new Array<ListedImage>(all.length);
+  for (let i = 0; i < all.length; i++) {
+    const s = all[i]!;
+    out[i] = {
+      id: s.id,
+      created: s.created,
+      size: s.size,
+      tags: s.repoTags,
+      digests: s.repoDigests,
+      labels: s.labels,
+      parentId: s.parentId,
+      hasChildren: parents.size > 0 && parents.has(s.id),
+      lastUsedAt: s.lastUsedAt,
+    };
+  }
+  return out;
 }
 
 export function inspectImage(db: Db, content: ContentStore, name: string, o: { graphDriver: string }): ImageInspect {

@@ -41,6 +41,8 @@ type Pending = { untagged: string } | { deleted: Digest; chains: Digest[] };
  */
 export class RemovalTx {
   private readonly pending: Pending[] = [];
+  /** What deleted images referenced: the targeted sweep's candidates. */
+  private readonly candidates = { blobs: [] as string[], snapshots: [] as string[] };
   constructor(
     readonly db: Db,
     readonly tx: Tx,
@@ -54,6 +56,7 @@ export class RemovalTx {
       this.pending.push({ untagged: `${fam}:${ref.tag}` });
     } else {
       digestRefs.remove(this.tx, repository, ref.digest);
+      this.candidates.blobs.push(ref.digest);
       this.pending.push({ untagged: `${fam}@${ref.digest}` });
     }
   }
@@ -91,6 +94,9 @@ export class RemovalTx {
     const img = images.find(this.tx, id);
     if (!img) return false;
     const chains = snapshots.forImage(this.tx, id).map((s) => s.chainId).reverse();
+    this.candidates.snapshots.push(...chains);
+    for (const e of images.blobs(this.tx, id)) this.candidates.blobs.push(e.digest);
+    for (const d of digestRefs.forImage(this.tx, id)) this.candidates.blobs.push(d.digest);
     images.remove(this.tx, id);
     this.pending.push({ deleted: id, chains });
     const parent = img.parentId;
@@ -173,9 +179,14 @@ export class RemovalTx {
     }
   }
 
-  /** Run GC in this transaction and return the report with freed layers in place. */
-  sweep(): Removal {
-    const gc = collectGarbage(this.tx, this.tx.now, { roots: this.roots });
+  /**
+   * Run GC in this transaction and return the report with freed layers in place. `targeted`
+   * sweeps only what the removed images referenced (rmi); otherwise the whole store is marked.
+   */
+  sweep(o: { targeted?: boolean } = {}): Removal {
+    const gc = collectGarbage(this.tx, this.tx.now, { roots: this.roots, ...(o.targeted ? { only: this.candidates } : {}) });
+    this.candidates.blobs.length = 0;
+    this.candidates.snapshots.length = 0;
     return { events: this.drain(new Set(gc.snapshots)), gc };
   }
 

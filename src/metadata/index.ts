@@ -11,6 +11,7 @@ export { images } from './images.js';
 export type {
   ImageRecord,
   ImageSummary,
+  ImageListEntry,
   ImageInput,
   ImageTarget,
   ImageBlobEdge,

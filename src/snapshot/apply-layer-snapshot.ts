@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { applyLayer, type ApplyLayerResult } from '../archive/index.js';
+import type { ApplyLayerResult } from '../archive/index.js';
 import { isCode, LadingError } from '../errors/index.js';
 import type { Digest } from '../oci/index.js';
 import type { Snapshotter } from './types.js';
@@ -35,6 +35,8 @@ export async function applyLayerSnapshot(
     throw e;
   }
   try {
+    // Loaded on use, so listing and removing images never load tar-stream and zstd.
+    const { applyLayer } = await import('../archive/index.js');
     const r = await applyLayer(sn.applyDir(key), tar, {
       asRoot: o.asRoot ?? process.getuid?.() === 0,
       whiteouts: sn.whiteouts,
