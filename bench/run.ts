@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchImage } from './image-bench.js';
 import { benchPull } from './pull.js';
+import { benchList } from './list.js';
 
 export interface BenchContext {
   /** The lading repository: where `bin/lading.js` and `.bench/` live. */
@@ -23,6 +24,7 @@ export interface Benchmark {
 const BENCHMARKS: Record<string, Benchmark> = {
   pull: { summary: 'cold pull of a generated 5-layer image: lading vs docker vs skopeo', run: benchPull },
   image: { summary: 'generate (or reuse) the benchmark image and print its shape', run: benchImage },
+  list: { summary: 'lading images and rmi on a store of 10,000 images and 50,000 tags', run: benchList },
 };
 
 /** Walk up from this file to the lading package; a build outside the repo falls back to the cwd. */

@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import { LadingError } from '../errors/index.js';
-import { parsePlatform, shortId } from '../oci/index.js';
+import { parsePlatform } from '../oci/index.js';
 import { parseReference, withDefaultTag, type Reference } from '../reference/index.js';
-import { humanDuration, humanSize } from '../util/index.js';
-import { imageRows } from '../engine/index.js';
 import type { CommandContext } from './context.js';
 import { ClientError } from './output.js';
 import { ProgressRenderer } from './progress-renderer.js';
-import { renderTable } from './table.js';
+import { registerImagesList } from './images-list.js';
+import { parseFormat } from './format.js';
 
 function parseRefArg(s: string): Reference {
   try {
@@ -41,52 +40,17 @@ export function registerImageCommands(program: Command, ctx: CommandContext): vo
       });
   pull(program.command('pull'));
 
-  const list = (cmd: Command) =>
-    cmd
-      .argument('[repository]', 'REPOSITORY[:TAG]')
-      .option('-q, --quiet', 'only show image IDs')
-      .option('-a, --all', 'show all images (default hides intermediate images)')
-      .option('--digests', 'show digests')
-      .option('--no-trunc', "don't truncate output")
-      .description('List images')
-      .action(async (repository: string | undefined, opts: { quiet?: boolean; digests?: boolean; trunc: boolean }) => {
-        const engine = ctx.engine.get();
-        let images = engine.listImages();
-        if (repository) {
-          const ref = parseRefArg(repository);
-          const { repositoryName } = await import('../reference/index.js');
-          const repo = repositoryName(ref);
-          images = images
-            .map((img) => ({
-              ...img,
-              tags: img.tags.filter((t) => t.repository === repo && (!ref.tag || t.tag === ref.tag)),
-              digests: ref.tag ? [] : img.digests.filter((d) => d.repository === repo),
-            }))
-            .filter((img) => img.tags.length > 0 || img.digests.length > 0);
-        }
-        const rows = imageRows(images, { digests: !!opts.digests });
-        const id = (d: string) => (opts.trunc ? shortId(d) : d);
-        if (opts.quiet) {
-          for (const r of rows) ctx.io.stdout.write(`${id(r.id)}\n`);
-          return;
-        }
-        const now = ctx.io.now();
-        const header = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-        const table = [header];
-        for (const r of rows) {
-          const created = r.created === undefined ? 'N/A' : `${humanDuration(now - r.created)} ago`;
-          table.push([r.repository, r.tag, ...(opts.digests ? [r.digest] : []), id(r.id), created, humanSize(r.size)]);
-        }
-        ctx.io.stdout.write(renderTable(table));
-      });
+  const list = (cmd: Command) => registerImagesList(cmd, ctx);
   list(program.command('images'));
 
   const inspect = (cmd: Command) =>
     cmd
       .argument('<image...>', 'IMAGE')
+      .option('-f, --format <format>', 'format the output using the given Go template')
       .description('Display detailed information on one or more images')
-      .action(async (names: string[]) => {
+      .action(async (names: string[], opts: { format?: string }) => {
         const engine = ctx.engine.get();
+        const template = opts.format !== undefined && opts.format !== '' ? parseFormat(opts.format).template : undefined;
         const found: unknown[] = [];
         let failure: unknown;
         for (const n of names) {
@@ -97,7 +61,8 @@ export function registerImageCommands(program: Command, ctx: CommandContext): vo
             failure = e;
           }
         }
-        ctx.io.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
+        if (template) ctx.io.stdout.write(found.map((v) => `${template.execute(v)}\n`).join(''));
+        else ctx.io.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
         if (failure) throw failure;
       });
   inspect(program.command('inspect'));

@@ -1,8 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createEngine, resolveConfig, type Engine } from '../engine/index.js';
 import { ClientError, processIo, reportError, type Io } from './output.js';
+import { systemClock } from '../util/index.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
+import { registerManageCommands } from './manage-commands.js';
+import type { CommandContext } from './context.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -30,7 +33,8 @@ export class EngineHandle {
           ...(g.snapshotter ? { snapshotter: g.snapshotter } : {}),
         },
       });
-      this.engine = createEngine(config);
+      // The CLI's clock is the Io's, so tests can pin "now" for prune --unused-for and until filters.
+      this.engine = createEngine(config, { clock: { ...systemClock, now: () => this.io.now() } });
     }
     return this.engine;
   }
@@ -41,7 +45,7 @@ export class EngineHandle {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-export function buildProgram(io: Io, signal: AbortSignal): { program: Command; engine: EngineHandle } {
+export function buildProgram(io: Io, signal: AbortSignal): { program: Command; engine: EngineHandle; ctx: CommandContext } {
   const program = new Command('lading');
   const engine = new EngineHandle(program, io);
   program
@@ -53,12 +57,16 @@ export function buildProgram(io: Io, signal: AbortSignal): { program: Command; e
     .option('--insecure-registry <host>', 'talk plain HTTP to this registry (repeatable)', collect)
     .option('--registry-mirror <url>', 'mirror for Docker Hub (repeatable)', collect)
     .addOption(new Option('--snapshotter <kind>', 'how layers are stored').choices(['overlay', 'native']))
+    // Global flags go before the command, as Docker's do: `system df -v` is not `--version`.
+    .enablePositionalOptions()
     .showHelpAfterError(false)
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
-  registerImageCommands(program, { io, engine, signal });
-  registerAuthCommands(program, { io, engine, signal });
-  return { program, engine };
+  const ctx: CommandContext = { io, engine, signal };
+  registerImageCommands(program, ctx);
+  registerAuthCommands(program, ctx);
+  registerManageCommands(program, ctx);
+  return { program, engine, ctx };
 }
 
 /** Run the CLI; resolves to the exit code. */
@@ -66,10 +74,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   const controller = new AbortController();
   const onSigint = () => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSigint);
-  const { program, engine } = buildProgram(io, controller.signal);
+  const { program, engine, ctx } = buildProgram(io, controller.signal);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    // Never process.exitCode: in-process callers (tests) share it, and node:test sets it on a failure.
+    return ctx.exitCode ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;

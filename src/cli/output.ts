@@ -33,5 +33,7 @@ export function reportError(io: Io, e: unknown, debug: boolean): number {
   io.stderr.write(bare ? `${err.message}\n` : `Error response from daemon: ${err.message}\n`);
   if (err.hint) io.stderr.write(`${err.hint}\n`);
   if (debug && err.stack) io.stderr.write(`${err.stack}\n`);
-  return EXIT_CODES[code];
+  // Flag syntax errors exit 125 as Docker's CLI does.
+  const exit = err.detail?.exitCode;
+  return typeof exit === 'number' ? exit : EXIT_CODES[code];
 }

@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Agent } from 'undici';
 import { LadingError } from '../errors/index.js';
 import { FsContentStore } from '../content/index.js';
-import { openDatabase, type Db } from '../metadata/index.js';
-import { DockerConfigCredentials, RegistryClient, RegistryHosts } from '../remote/index.js';
+import { DEFAULT_ROOTS, openDatabase, type Db, type RootSource } from '../metadata/index.js';
+import type { DockerConfigCredentials, RegistryClient } from '../remote/index.js';
 import { createSnapshotter } from '../snapshot/index.js';
 import { parseReference, withDefaultTag, type Reference } from '../reference/index.js';
-import type { Platform } from '../oci/index.js';
+import type { Digest, Platform } from '../oci/index.js';
 import {
   ImageStore,
   pullImage,
@@ -18,17 +19,49 @@ import {
   type OnProgress,
   type PullResult,
   type TreeEntry,
+  filterImages,
+  removeImages,
+  pruneImages,
+  tagImage,
+  touchImage,
+  imageHistory,
+  diskUsage,
+  checkStore,
+  findImage,
+  type ImageFilters,
+  type ManageDeps,
+  type RmiResult,
+  type PruneOptions,
+  type PruneResult,
+  type HistoryItem,
+  type DiskUsage,
+  type CheckResult,
+  type RemoveOptions,
 } from '../images/index.js';
 import { Semaphore, systemClock, type Clock } from '../util/index.js';
 import type { Config } from './config.js';
-import { createHttpAgent } from './http-agent.js';
 
 export interface Engine {
   readonly config: Config;
   /** Pull NAME[:TAG|@DIGEST] into the store. */
   pull(ref: string | Reference, o?: { platform?: Platform; signal?: AbortSignal; onProgress?: OnProgress }): Promise<PullResult>;
-  /** Every image with its references (filtering and rows are the caller's). */
-  listImages(): ListedImage[];
+  /**
+   * Images with their references, filtered as `docker images` filters (rows are the caller's).
+   * Without `all`, untagged intermediate images are hidden.
+   */
+  listImages(o?: { all?: boolean; filters?: ImageFilters }): ListedImage[];
+  /** docker tag SOURCE TARGET. */
+  tag(source: string, target: string): void;
+  /** docker rmi, one result per name in order; `dryRun` rolls everything back and reports the same. */
+  removeImages(names: readonly string[], o?: RemoveOptions & { dryRun?: boolean }): Promise<{ results: RmiResult[]; bytes: number }>;
+  /** docker image prune, plus --unused-for, --keep-storage and --dry-run. */
+  pruneImages(o?: PruneOptions): Promise<PruneResult>;
+  /** docker history. */
+  history(name: string): HistoryItem[];
+  /** docker system df: sizes from the layer graph. */
+  diskUsage(): DiskUsage;
+  /** lading system check [--repair]. */
+  checkStore(o?: { repair?: boolean; signal?: AbortSignal }): Promise<CheckResult>;
   /** Docker's inspect object; NOT_FOUND "No such image: …". */
   inspectImage(name: string): ImageInspect;
   /** The image's layers merged into one filesystem view (top layer wins, whiteouts honoured). */
@@ -42,6 +75,8 @@ export interface Engine {
 
 export interface EngineOptions {
   clock?: Clock;
+  /** More GC roots and image users besides references and leases (containers). */
+  roots?: readonly RootSource[];
 }
 
 const USER_AGENT = `lading/0.1.0 node/${process.versions.node}`;
@@ -53,47 +88,73 @@ export function createEngine(config: Config, o: EngineOptions = {}): Engine {
   const db: Db = openDatabase(join(config.root, 'lading.db'), { clock });
   const content = new FsContentStore(join(config.root, 'content'), { clock });
   const snapshotter = createSnapshotter(join(config.root, 'snapshots'), { kind: config.snapshotter });
-  const agent = createHttpAgent({ keepAliveTimeout: 30_000, connections: 16 });
-  const credentials = new DockerConfigCredentials({ configDir: config.dockerConfigDir });
-  const hosts = new RegistryHosts({ mirrors: { ...config.registryMirrors } as Record<string, string[]>, insecure: [...config.insecureRegistries] });
-  const remote = new RegistryClient({ agent, credentials, hosts, clock, userAgent: USER_AGENT });
   const limits = new Map<string, Semaphore>();
-  const store = new ImageStore({
-    db,
-    content,
-    snapshotter,
-    remote,
-    clock,
-    asRoot: typeof process.getuid === 'function' && process.getuid() === 0,
-    skipUnpack: config.pullWithoutUnpack,
-    ingestResumeWindowMs: config.ingestResumeWindowMs,
-    downloadLimit: (registry) => {
-      let s = limits.get(registry);
-      if (!s) limits.set(registry, (s = new Semaphore(config.maxConcurrentDownloads)));
-      return s;
-    },
-  });
+  // The registry client and HTTP stack load only when a command talks to a registry: listing and
+  // removing images must not pay undici's and the client's start-up (most of `lading images`).
+  let agent: Agent | undefined;
+  let credentialsP: Promise<DockerConfigCredentials> | undefined;
+  const getCredentials = (): Promise<DockerConfigCredentials> =>
+    (credentialsP ??= import('../remote/index.js').then((r) => new r.DockerConfigCredentials({ configDir: config.dockerConfigDir })));
+  let remoteP: Promise<RegistryClient> | undefined;
+  const getRemote = (): Promise<RegistryClient> =>
+    (remoteP ??= Promise.all([import('./http-agent.js'), import('../remote/index.js'), getCredentials()]).then(([{ createHttpAgent }, r, credentials]) => {
+      agent = createHttpAgent({ keepAliveTimeout: 30_000, connections: 16 });
+      const hosts = new r.RegistryHosts({ mirrors: { ...config.registryMirrors } as Record<string, string[]>, insecure: [...config.insecureRegistries] });
+      return new r.RegistryClient({ agent, credentials, hosts, clock, userAgent: USER_AGENT });
+    }));
+  let storeP: Promise<ImageStore> | undefined;
+  const getStore = (): Promise<ImageStore> =>
+    (storeP ??= getRemote().then(
+      (remote) =>
+        new ImageStore({
+          db,
+          content,
+          snapshotter,
+          remote,
+          clock,
+          asRoot: typeof process.getuid === 'function' && process.getuid() === 0,
+          skipUnpack: config.pullWithoutUnpack,
+          ingestResumeWindowMs: config.ingestResumeWindowMs,
+          downloadLimit: (registry) => {
+            let s = limits.get(registry);
+            if (!s) limits.set(registry, (s = new Semaphore(config.maxConcurrentDownloads)));
+            return s;
+          },
+        }),
+    ));
+  const manage: ManageDeps = { db, content, snapshotter, roots: [...DEFAULT_ROOTS, ...(o.roots ?? [])], now: () => clock.now() };
 
   const toRef = (r: string | Reference): Reference => withDefaultTag(typeof r === 'string' ? parseReference(r) : r);
   let closed = false;
 
   return {
     config,
-    pull: (ref, po = {}) => pullImage(store, toRef(ref), po),
-    listImages: () => listImages(db),
-    inspectImage: (name) => inspectImage(db, content, name, { graphDriver: snapshotter.kind }),
+    pull: async (ref, po = {}) => pullImage(await getStore(), toRef(ref), po),
+    listImages: (lo = {}) =>
+      filterImages(listImages(db), lo.filters ?? {}, { all: lo.all === true, now: clock.now(), resolve: (name) => findImage(db, name) }),
+    inspectImage: (name) => {
+      const view = inspectImage(db, content, name, { graphDriver: snapshotter.kind });
+      touchImage(manage, view.Id as Digest);
+      return view;
+    },
+    tag: (source, target) => tagImage(manage, source, target),
+    removeImages: (names, ro = {}) => removeImages(manage, names, ro),
+    pruneImages: (po = {}) => pruneImages(manage, po),
+    history: (name) => imageHistory(db, content, name),
+    diskUsage: () => diskUsage(db, manage.roots),
+    checkStore: (co = {}) => checkStore(manage, co),
     readImageTree: (name) => readImageTree(db, snapshotter, name),
     login: async (server, auth, lo = {}) => {
       const registry = server ? normalizeServer(server) : 'docker.io';
-      await remote.verifyCredentials(registry, auth, lo.signal ? { signal: lo.signal } : {});
-      await credentials.storeCredentials(registry, auth);
+      await (await getRemote()).verifyCredentials(registry, auth, lo.signal ? { signal: lo.signal } : {});
+      await (await getCredentials()).storeCredentials(registry, auth);
     },
-    logout: async (server) => credentials.eraseCredentials(server ? normalizeServer(server) : 'docker.io'),
+    logout: async (server) => (await getCredentials()).eraseCredentials(server ? normalizeServer(server) : 'docker.io'),
     close: () => {
       if (closed) return;
       closed = true;
       db.close();
-      void agent.close();
+      void agent?.close();
     },
   };
 }

@@ -6,10 +6,10 @@ import { layerCompression, type Descriptor, type Digest, type ImageConfig, type 
 import { repositoryName, type Reference } from '../reference/index.js';
 import type { RegistryClient, Repository } from '../remote/index.js';
 import { applyLayerSnapshot, type Snapshotter } from '../snapshot/index.js';
+import { autoDecompress } from '../compression/index.js';
 
 /** A snapshotter that can sweep what crashed processes left (the directory snapshotters can). */
 type RepairableSnapshotter = Snapshotter & { cleanup?: () => Promise<void> };
-import { autoDecompress } from '../compression/index.js';
 import type { Clock, Semaphore } from '../util/index.js';
 
 /** Layers from this size (compressed) unpack in a worker thread; below, the thread start costs more than it saves. */
@@ -109,9 +109,18 @@ export class ImageStore {
     return this.d.db.read((tx) => snapshots.find(tx, chainId) !== undefined);
   }
 
-  /** A layer is present when its blob is stored and its snapshot committed. */
-  hasLayer(blob: Digest, chainId: Digest): { blob: boolean; snapshot: boolean } {
-    return this.d.db.read((tx) => ({ blob: blobs.find(tx, blob) !== undefined, snapshot: snapshots.find(tx, chainId) !== undefined }));
+  /**
+   * A layer is present when its blob is stored and its snapshot committed. Both are leased in the
+   * same transaction as the check, so a concurrent rmi or prune cannot collect them between this
+   * answer and the image row that will reference them.
+   */
+  hasLayer(lease: LeaseId, blob: Digest, chainId: Digest): { blob: boolean; snapshot: boolean } {
+    return this.d.db.tx((tx) => {
+      leases.add(tx, lease, 'blob', blob);
+      leases.add(tx, lease, 'snapshot', chainId);
+      leases.renew(tx, lease, LEASE_TTL_MS);
+      return { blob: blobs.find(tx, blob) !== undefined, snapshot: snapshots.find(tx, chainId) !== undefined };
+    });
   }
 
   hasImage(id: Digest): boolean {

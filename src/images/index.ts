@@ -6,3 +6,21 @@ export { imageRows, familiarRepository, type ImageRow, type ListedImage } from '
 export { inspectView, goTime, type ImageInspect } from './inspect-view.js';
 export { LAYER_STATUS, type LayerAction, type OnProgress, type ProgressEvent } from './progress.js';
 export { selectPlatform } from './select-platform.js';
+export { filterImages, labelMatches, invalidFilter, type ImageFilters } from './list-filter.js';
+export { parseFilterTimestamp } from './timestamp.js';
+export { RemovalTx, type RemoveEvent, type RemoveOptions, type Removal } from './remove.js';
+export {
+  removeImages,
+  pruneImages,
+  tagImage,
+  touchImage,
+  deleteSweptFiles,
+  storeBytes,
+  type ManageDeps,
+  type RmiResult,
+  type PruneOptions,
+  type PruneResult,
+} from './manage.js';
+export { imageHistory, type HistoryItem } from './history.js';
+export { diskUsage, type DiskUsage, type ImageDiskUsage } from './disk-usage.js';
+export { checkStore, type CheckResult, type CheckProblem, type CheckProblemKind } from './check.js';

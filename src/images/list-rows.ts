@@ -9,12 +9,18 @@ export interface ListedImage {
   tags: Array<{ repository: string; tag: string }>;
   digests: Array<{ repository: string; digest: string }>;
   labels?: Record<string, string> | null;
+  parentId?: Digest | undefined;
+  /** Another image names this one as its parent (an intermediate image when untagged). */
+  hasChildren?: boolean;
+  /** Last pull, tag, inspect, push or run (unix ms); falls back to when it was added. */
+  lastUsedAt?: number;
 }
 
 export interface ImageRow {
   repository: string; // familiar, or <none>
   tag: string; // or <none>
-  digest: string; // or <none>
+  /** `<none>` for a tag row without digests; '' for a digest-only row when digests are not shown (Docker CLI). */
+  digest: string;
   id: Digest;
   created: number | undefined;
   size: number;
@@ -37,26 +43,38 @@ export function familiarRepository(full: string): string {
  * Images newest first; repositories in a stable (sorted) order where Docker's is random.
  */
 export function imageRows(images: ListedImage[], o: { digests: boolean }): ImageRow[] {
-  const sorted = [...images].sort((a, b) => Math.floor((b.created ?? -Infinity) / 1000) - Math.floor((a.created ?? -Infinity) / 1000) || (a.id < b.id ? -1 : 1));
+  const key = (i: ListedImage) => (i.created === undefined ? -Infinity : Math.floor(i.created / 1000));
+  const sorted = [...images].sort((a, b) => key(b) - key(a) || (a.id < b.id ? -1 : 1));
   const rows: ImageRow[] = [];
+  const row = (img: ListedImage, repository: string, tag: string, digest: string): ImageRow => ({
+    repository,
+    tag,
+    digest,
+    id: img.id,
+    created: img.created,
+    size: img.size,
+  });
   for (const img of sorted) {
-    const base = { id: img.id, created: img.created, size: img.size };
     if (img.tags.length === 0 && img.digests.length === 0) {
-      rows.push({ ...base, repository: '<none>', tag: '<none>', digest: '<none>' });
+      rows.push(row(img, '<none>', '<none>', '<none>'));
       continue;
     }
-    const repos = [...new Set([...img.tags.map((t) => t.repository), ...img.digests.map((d) => d.repository)])].sort();
+    // Most images have one repository: skip the grouping work then.
+    const first = img.tags[0]?.repository ?? img.digests[0]!.repository;
+    const single = img.tags.every((t) => t.repository === first) && img.digests.every((d) => d.repository === first);
+    const repos = single ? [first] : [...new Set([...img.tags.map((t) => t.repository), ...img.digests.map((d) => d.repository)])].sort();
     for (const repo of repos) {
       const fam = familiarRepository(repo);
-      const tags = img.tags.filter((t) => t.repository === repo).map((t) => t.tag);
-      const digests = img.digests.filter((d) => d.repository === repo).map((d) => d.digest);
-      const tagList = tags.length > 0 ? tags : ['<none>'];
-      for (const tag of tagList) {
-        if (o.digests && digests.length > 0) {
-          for (const digest of digests) rows.push({ ...base, repository: fam, tag, digest });
-        } else {
-          rows.push({ ...base, repository: fam, tag, digest: digests[0] ?? '<none>' });
-        }
+      const tags = single ? img.tags.map((t) => t.tag) : img.tags.filter((t) => t.repository === repo).map((t) => t.tag);
+      const digests = single ? img.digests.map((d) => d.digest) : img.digests.filter((d) => d.repository === repo).map((d) => d.digest);
+      if (tags.length === 0) {
+        if (o.digests && digests.length > 0) for (const digest of digests) rows.push(row(img, fam, '<none>', digest));
+        else rows.push(row(img, fam, '<none>', o.digests ? '<none>' : ''));
+        continue;
+      }
+      for (const tag of tags) {
+        if (o.digests && digests.length > 0) for (const digest of digests) rows.push(row(img, fam, tag, digest));
+        else rows.push(row(img, fam, tag, '<none>'));
       }
     }
   }

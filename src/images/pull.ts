@@ -99,7 +99,7 @@ export async function pullImage(store: ImageStore, ref: Reference, o: PullOption
     }
     const chains = chainIds(diffIds);
     const plan: LayerPlan[] = manifest.layers.map((desc, i) => {
-      const has = store.hasLayer(desc.digest, chains[i]!);
+      const has = store.hasLayer(lease, desc.digest, chains[i]!);
       const unpacked = has.snapshot || store.skipUnpack;
       return {
         desc,

@@ -37,14 +37,25 @@ export function findImage(db: Db, name: string): ImageRecord {
 }
 
 export function listImages(db: Db): ListedImage[] {
-  return db.read((tx) => images.list(tx)).map((s) => ({
-    id: s.id,
-    created: s.created,
-    size: s.size,
-    tags: s.repoTags,
-    digests: s.repoDigests,
-    labels: s.labels,
-  }));
+  const all = db.read((tx) => images.listForDisplay(tx));
+  const parents = new Set<string>();
+  for (const s of all) if (s.parentId !== undefined) parents.add(s.parentId);
+  const out = new Array<ListedImage>(all.length);
+  for (let i = 0; i < all.length; i++) {
+    const s = all[i]!;
+    out[i] = {
+      id: s.id,
+      created: s.created,
+      size: s.size,
+      tags: s.repoTags,
+      digests: s.repoDigests,
+      labels: s.labels,
+      parentId: s.parentId,
+      hasChildren: parents.size > 0 && parents.has(s.id),
+      lastUsedAt: s.lastUsedAt,
+    };
+  }
+  return out;
 }
 
 export function inspectImage(db: Db, content: ContentStore, name: string, o: { graphDriver: string }): ImageInspect {
@@ -74,7 +85,7 @@ export function inspectImage(db: Db, content: ContentStore, name: string, o: { g
 }
 
 /** Configs are small (capped at 4 MiB) and inspect is synchronous like the rest of the read path. */
-function readConfigSync(content: ContentStore, id: string): Buffer {
+export function readConfigSync(content: ContentStore, id: string): Buffer {
   const path = content.path(id as Parameters<ContentStore['path']>[0]);
   let b: Buffer;
   try {

@@ -1,26 +1,7 @@
 import type { Digest } from '../oci/index.js';
 import type { Tx } from './db.js';
 import { leases } from './leases.js';
-
-/**
- * Extension points for GC roots. Each query selects root ids (column `id` for images, `key` otherwise, `@now` bound); add a line when a
- * new kind of referrer appears. Containers (next issue): add
- *   `SELECT image_id AS id FROM containers` to IMAGE_ROOT_QUERIES and
- *   `SELECT parent_chain_id AS key FROM containers` (its rootfs parent chain ID) to SNAPSHOT_ROOT_QUERIES.
- * Image roots are only consulted in `images: 'referenced'` mode; by default every image row is a
- * root (Docker keeps dangling images until rmi or prune).
- */
-const IMAGE_ROOT_QUERIES: readonly string[] = [
-  `SELECT image_id AS id FROM tags`,
-  `SELECT image_id AS id FROM digest_refs`,
-  // containers: `SELECT image_id AS id FROM containers`,
-];
-const SNAPSHOT_ROOT_QUERIES: readonly string[] = [
-  `SELECT r.key AS key FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE r.kind = 'snapshot' AND l.expires_at > @now`,
-];
-const BLOB_ROOT_QUERIES: readonly string[] = [
-  `SELECT r.key AS key FROM lease_resources r JOIN leases l ON l.id = r.lease_id WHERE r.kind = 'blob' AND l.expires_at > @now`,
-];
+import { DEFAULT_ROOTS, type RootSource } from './roots.js';
 
 export interface GcOptions {
   /**
@@ -29,6 +10,14 @@ export interface GcOptions {
    * container) and their parent chain are roots; other images are deleted too.
    */
   images?: 'all' | 'referenced';
+  /** Where roots come from (references, leases, later containers); default DEFAULT_ROOTS. */
+  roots?: readonly RootSource[];
+  /**
+   * Sweep only these (what the images just deleted referenced), checking each against the same
+   * roots instead of marking the whole store: rmi of one image in a store of 10k stays cheap.
+   * Snapshots must be listed children first (an image's chain, top layer first).
+   */
+  only?: { blobs: readonly string[]; snapshots: readonly string[] };
 }
 
 export interface GcResult {
@@ -38,6 +27,8 @@ export interface GcResult {
   snapshots: Digest[];
   /** Image rows deleted ('referenced' mode only). */
   images: Digest[];
+  /** Bytes the deleted blobs and snapshots hold (blob sizes plus layer sizes): what deleting their files frees. */
+  bytes: number;
 }
 
 /**
@@ -45,7 +36,7 @@ export interface GcResult {
  * then image -> blobs (edges and digest references) and image -> snapshots, leased resources,
  * and snapshot -> parent to a fixed point.
  */
-function mark(tx: Tx, now: number, mode: 'all' | 'referenced', exclude: string | null): void {
+function mark(tx: Tx, now: number, mode: 'all' | 'referenced', exclude: string | null, roots: readonly RootSource[]): void {
   tx.run(`DELETE FROM temp.gc_images`);
   tx.run(`DELETE FROM temp.gc_blobs`);
   tx.run(`DELETE FROM temp.gc_snapshots`);
@@ -53,9 +44,11 @@ function mark(tx: Tx, now: number, mode: 'all' | 'referenced', exclude: string |
   if (mode === 'all') {
     tx.run(`INSERT INTO temp.gc_images (id) SELECT id FROM images WHERE id IS NOT @exclude`, { exclude });
   } else {
-    for (const q of IMAGE_ROOT_QUERIES) {
-      tx.run(`INSERT OR IGNORE INTO temp.gc_images (id) SELECT id FROM (${q}) WHERE id IS NOT @exclude`, {
+    for (const r of roots) {
+      if (r.imageRootsSql === undefined) continue;
+      tx.run(`INSERT OR IGNORE INTO temp.gc_images (id) SELECT id FROM (${r.imageRootsSql}) WHERE id IS NOT @exclude`, {
         exclude,
+        ...(r.imageRootsSql.includes('@now') ? { now } : {}),
       });
     }
     // A kept image keeps its parent chain (intermediate images of a build).
@@ -76,14 +69,19 @@ function mark(tx: Tx, now: number, mode: 'all' | 'referenced', exclude: string |
   // The manifest or index a RepoDigest names stays as long as the reference does.
   tx.run(`INSERT OR IGNORE INTO temp.gc_blobs (digest)
           SELECT d.digest FROM digest_refs d JOIN temp.gc_images g ON g.id = d.image_id`);
-  for (const q of BLOB_ROOT_QUERIES) {
-    tx.run(`INSERT OR IGNORE INTO temp.gc_blobs (digest) SELECT key FROM (${q})`, { now });
+  for (const r of roots) {
+    if (r.blobRootsSql === undefined) continue;
+    tx.run(`INSERT OR IGNORE INTO temp.gc_blobs (digest) SELECT key FROM (${r.blobRootsSql})`, r.blobRootsSql.includes('@now') ? { now } : {});
   }
 
   tx.run(`INSERT OR IGNORE INTO temp.gc_snapshots (chain_id)
           SELECT s.chain_id FROM image_snapshots s JOIN temp.gc_images g ON g.id = s.image_id`);
-  for (const q of SNAPSHOT_ROOT_QUERIES) {
-    tx.run(`INSERT OR IGNORE INTO temp.gc_snapshots (chain_id) SELECT key FROM (${q})`, { now });
+  for (const r of roots) {
+    if (r.snapshotRootsSql === undefined) continue;
+    tx.run(
+      `INSERT OR IGNORE INTO temp.gc_snapshots (chain_id) SELECT key FROM (${r.snapshotRootsSql})`,
+      r.snapshotRootsSql.includes('@now') ? { now } : {},
+    );
   }
   tx.run(
     `INSERT OR IGNORE INTO temp.gc_snapshots (chain_id)
@@ -102,7 +100,7 @@ const UNMARKED_SNAPSHOTS = `
     SELECT chain_id, 0 FROM snapshots WHERE parent_chain_id IS NULL
     UNION ALL SELECT s.chain_id, depth.d + 1 FROM snapshots s JOIN depth ON s.parent_chain_id = depth.c
   )
-  SELECT s.chain_id FROM snapshots s LEFT JOIN depth ON depth.c = s.chain_id
+  SELECT s.chain_id, s.size FROM snapshots s LEFT JOIN depth ON depth.c = s.chain_id
   WHERE s.chain_id NOT IN (SELECT chain_id FROM temp.gc_snapshots)
   ORDER BY coalesce(depth.d, 0) DESC, s.chain_id`;
 
@@ -114,8 +112,9 @@ const UNMARKED_SNAPSHOTS = `
  */
 export function collectGarbage(tx: Tx, now: number = tx.now, o: GcOptions = {}): GcResult {
   leases.expire(tx, now);
+  if (o.only) return sweepCandidates(tx, now, o.roots ?? DEFAULT_ROOTS, o.only);
   const mode = o.images ?? 'all';
-  mark(tx, now, mode, null);
+  mark(tx, now, mode, null, o.roots ?? DEFAULT_ROOTS);
 
   const deadImages =
     mode === 'all'
@@ -127,16 +126,20 @@ export function collectGarbage(tx: Tx, now: number = tx.now, o: GcOptions = {}):
     tx.run(`DELETE FROM images WHERE id NOT IN (SELECT id FROM temp.gc_images)`);
   }
 
-  const deadBlobs = tx
-    .all<{ digest: Digest }>(`SELECT digest FROM blobs WHERE digest NOT IN (SELECT digest FROM temp.gc_blobs) ORDER BY digest`)
-    .map((r) => r.digest);
+  const blobRows = tx.all<{ digest: Digest; size: number }>(
+    `SELECT digest, size FROM blobs WHERE digest NOT IN (SELECT digest FROM temp.gc_blobs) ORDER BY digest`,
+  );
+  const deadBlobs = blobRows.map((r) => r.digest);
+  let bytes = blobRows.reduce((n, r) => n + r.size, 0);
   if (deadBlobs.length > 0) tx.run(`DELETE FROM blobs WHERE digest NOT IN (SELECT digest FROM temp.gc_blobs)`);
 
-  const deadSnapshots = tx.all<{ chain_id: Digest }>(UNMARKED_SNAPSHOTS).map((r) => r.chain_id);
+  const snapRows = tx.all<{ chain_id: Digest; size: number }>(UNMARKED_SNAPSHOTS);
+  const deadSnapshots = snapRows.map((r) => r.chain_id);
+  bytes += snapRows.reduce((n, r) => n + r.size, 0);
   if (deadSnapshots.length > 0) {
     tx.run(`DELETE FROM snapshots WHERE chain_id NOT IN (SELECT chain_id FROM temp.gc_snapshots)`);
   }
-  return { blobs: deadBlobs, snapshots: deadSnapshots, images: deadImages };
+  return { blobs: deadBlobs, snapshots: deadSnapshots, images: deadImages, bytes };
 }
 
 export interface RemovalPlan {
@@ -154,9 +157,9 @@ export interface RemovalPlan {
  * everything it reaches that no other image, digest reference or unexpired lease reaches.
  * Shared layers are not included.
  */
-export function imageRemovalPlan(tx: Tx, imageId: string, now: number = tx.now): RemovalPlan {
+export function imageRemovalPlan(tx: Tx, imageId: string, now: number = tx.now, roots: readonly RootSource[] = DEFAULT_ROOTS): RemovalPlan {
   // Every other image stays a root, whatever the GC mode: removal is about this image alone.
-  mark(tx, now, 'all', imageId);
+  mark(tx, now, 'all', imageId, roots);
   const snaps = tx.all<{ chain_id: Digest; size: number }>(
     `SELECT s.chain_id, s.size FROM image_snapshots i JOIN snapshots s ON s.chain_id = i.chain_id
      WHERE i.image_id = ? AND s.chain_id NOT IN (SELECT chain_id FROM temp.gc_snapshots)
@@ -193,4 +196,32 @@ export function isLive(tx: Tx, kind: 'blob' | 'snapshot', key: string, now: numb
       ? tx.get(`SELECT 1 FROM blobs WHERE digest = ?`, key)
       : tx.get(`SELECT 1 FROM snapshots WHERE chain_id = ?`, key);
   return row !== undefined || leases.isHeld(tx, kind, key, now);
+}
+
+/** The targeted sweep of `GcOptions.only`: the same liveness as mark(), asked per candidate. */
+function sweepCandidates(tx: Tx, now: number, roots: readonly RootSource[], only: NonNullable<GcOptions['only']>): GcResult {
+  const rooted = (sql: string | undefined, key: string): boolean =>
+    sql !== undefined && tx.get(`SELECT 1 FROM (${sql}) WHERE key = @key LIMIT 1`, { key, ...(sql.includes('@now') ? { now } : {}) }) !== undefined;
+  const out: GcResult = { blobs: [], snapshots: [], images: [], bytes: 0 };
+  for (const c of new Set(only.snapshots)) {
+    const row = tx.get<{ size: number }>(`SELECT size FROM snapshots WHERE chain_id = ?`, c);
+    if (!row) continue;
+    if (tx.get(`SELECT 1 FROM image_snapshots WHERE chain_id = ? LIMIT 1`, c)) continue;
+    if (tx.get(`SELECT 1 FROM snapshots WHERE parent_chain_id = ? LIMIT 1`, c)) continue;
+    if (roots.some((r) => rooted(r.snapshotRootsSql, c))) continue;
+    tx.run(`DELETE FROM snapshots WHERE chain_id = ?`, c);
+    out.snapshots.push(c as Digest);
+    out.bytes += row.size;
+  }
+  for (const b of [...new Set(only.blobs)].sort()) {
+    const row = tx.get<{ size: number }>(`SELECT size FROM blobs WHERE digest = ?`, b);
+    if (!row) continue;
+    if (tx.get(`SELECT 1 FROM image_blobs WHERE digest = ? LIMIT 1`, b)) continue;
+    if (tx.get(`SELECT 1 FROM digest_refs WHERE digest = ? LIMIT 1`, b)) continue;
+    if (roots.some((r) => rooted(r.blobRootsSql, b))) continue;
+    tx.run(`DELETE FROM blobs WHERE digest = ?`, b);
+    out.blobs.push(b as Digest);
+    out.bytes += row.size;
+  }
+  return out;
 }

@@ -11,6 +11,7 @@ export { images } from './images.js';
 export type {
   ImageRecord,
   ImageSummary,
+  ImageListEntry,
   ImageInput,
   ImageTarget,
   ImageBlobEdge,
@@ -25,3 +26,5 @@ export { resolveImage } from './resolve-image.js';
 export type { ParsedName, ResolvedImage } from './resolve-image.js';
 export { collectGarbage, imageRemovalPlan, isLive } from './gc.js';
 export type { GcOptions, GcResult, RemovalPlan } from './gc.js';
+export { DEFAULT_ROOTS, REFERENCE_ROOTS, LEASE_ROOTS, imageUsers } from './roots.js';
+export type { RootSource, ImageUser } from './roots.js';

@@ -368,7 +368,7 @@ describe('garbage collection', () => {
     });
     const chainA = chainIds([diffId('base'), diffId('onlyA')]);
     const chainB = chainIds([diffId('base'), diffId('onlyB')]);
-    assert.deepEqual(db.tx((tx) => collectGarbage(tx)), { blobs: [], snapshots: [], images: [] });
+    assert.deepEqual(db.tx((tx) => collectGarbage(tx)), { blobs: [], snapshots: [], images: [], bytes: 0 });
 
     const planA = db.read((tx) => imageRemovalPlan(tx, a));
     assert.deepEqual(planA, {
@@ -382,7 +382,7 @@ describe('garbage collection', () => {
       images.remove(tx, a);
       return collectGarbage(tx);
     });
-    assert.deepEqual(gcA, { blobs: planA.blobs, snapshots: planA.snapshots, images: [] });
+    assert.deepEqual(gcA, { blobs: planA.blobs, snapshots: planA.snapshots, images: [], bytes: planA.blobBytes + planA.snapshotBytes });
     assert.deepEqual(counts(), { images: 1, blobs: 4, snapshots: 2 });
 
     // Now the base layer is b's alone: the plan lists top layer first, down to the base.
@@ -397,6 +397,7 @@ describe('garbage collection', () => {
       blobs: [sha256('manifest:b'), b, layerBlob('base'), layerBlob('onlyB')].sort(),
       snapshots: [chainB[1], chainB[0]],
       images: [],
+      bytes: planB.blobBytes + planB.snapshotBytes,
     });
     assert.deepEqual(counts(), { images: 0, blobs: 0, snapshots: 0 });
   });
@@ -409,12 +410,13 @@ describe('garbage collection', () => {
       tags.set(tx, BB, 'child', c);
       return [p, c, d];
     });
-    assert.deepEqual(db.tx((tx) => collectGarbage(tx)), { blobs: [], snapshots: [], images: [] });
+    assert.deepEqual(db.tx((tx) => collectGarbage(tx)), { blobs: [], snapshots: [], images: [], bytes: 0 });
     const r = db.tx((tx) => collectGarbage(tx, tx.now, { images: 'referenced' }));
     assert.deepEqual(r, {
       images: [dangling],
       blobs: [sha256('manifest:dangling'), dangling, layerBlob('l3')].sort(),
       snapshots: [diffId('l3')],
+      bytes: 300 + 500 + 100 + layerSize('l3'),
     });
     assert.deepEqual(
       db.read((tx) => images.list(tx).map((i) => i.id).sort()),
@@ -470,13 +472,13 @@ describe('garbage collection', () => {
       return l;
     });
     // The unleased blob goes at once; the leased ones and the parent snapshot stay.
-    assert.deepEqual(db.tx((tx) => collectGarbage(tx, 500)), { blobs: [layerBlob('p')], snapshots: [], images: [] });
+    assert.deepEqual(db.tx((tx) => collectGarbage(tx, 500)), { blobs: [layerBlob('p')], snapshots: [], images: [], bytes: 1 });
     db.read((tx) => {
       assert.deepEqual(leases.heldKeys(tx, 'ingest', 999), ['pull-ref-1']);
       assert.equal(isLive(tx, 'blob', layerBlob('p'), 500), false);
       assert.equal(isLive(tx, 'blob', layerBlob('c'), 500), true);
     });
-    assert.deepEqual(db.tx((tx) => collectGarbage(tx, 999)), { blobs: [], snapshots: [], images: [] });
+    assert.deepEqual(db.tx((tx) => collectGarbage(tx, 999)), { blobs: [], snapshots: [], images: [], bytes: 0 });
     // Renewing pushes expiry to 999 + 1000; at 1999 it has expired.
     db.tx((tx) => leases.renew(tx, lease, 1_000, 999));
     assert.deepEqual(db.tx((tx) => collectGarbage(tx, 1_500)).blobs, []);
@@ -484,6 +486,7 @@ describe('garbage collection', () => {
       blobs: [layerBlob('c')],
       snapshots: [chain[1], chain[0]],
       images: [],
+      bytes: 3,
     });
     db.read((tx) => {
       assert.equal(leases.find(tx, lease), undefined);

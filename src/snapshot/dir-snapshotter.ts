@@ -167,6 +167,17 @@ export abstract class DirSnapshotter implements Snapshotter {
     rmSync(trash, { recursive: true, force: true });
   }
 
+  detach(key: string): (() => Promise<void>) | undefined {
+    const p = this.path(key);
+    if (this.readInfo(p)?.key !== key) return undefined;
+    const trash = join(this.dir, `.trash-${randomBytes(8).toString('hex')}`);
+    renameSync(p, trash);
+    return async () => {
+      await fsyncDir(this.dir);
+      rmSync(trash, { recursive: true, force: true });
+    };
+  }
+
   async usage(key: string): Promise<{ bytes: number; inodes: number }> {
     await this.get(key);
     const seen = new Set<number>();

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
-import { readOpaqueDirs } from '../archive/index.js';
 import type { Snapshotter } from './types.js';
 
 export interface TreeEntry {
@@ -58,6 +57,8 @@ const isWhiteout = (st: Stats): boolean => st.isCharacterDevice() && st.rdev ===
  * merges only with directories of the same name until a non-directory or whiteout intervenes.
  */
 async function mergeOverlay(layers: readonly string[]): Promise<Map<string, TreeEntry>> {
+  // Loaded on use: the tar stack is not needed by commands that never read layers.
+  const { readOpaqueDirs } = await import('../archive/index.js');
   const opaque = await Promise.all(
     layers.map((l) => {
       const dirs: string[] = [];

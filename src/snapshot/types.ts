@@ -58,6 +58,13 @@ export interface Snapshotter {
   commit(name: string, key: string, o?: { size?: number; signal?: AbortSignal }): Promise<void>;
   stat(key: string): Promise<SnapshotInfo | undefined>;
   remove(key: string): Promise<void>;
+  /**
+   * Synchronously move the committed snapshot `key` out of sight, so a caller can do it inside a
+   * metadata transaction together with its liveness check (GC), and return what deletes the moved
+   * directory; undefined when there is no such snapshot. Unlike remove() it does not look for
+   * children: the caller removes children first.
+   */
+  detach(key: string): (() => Promise<void>) | undefined;
   usage(key: string): Promise<{ bytes: number; inodes: number }>;
   walk(): AsyncIterable<SnapshotInfo>;
   /** Backing directories of `key`, top first: overlay, its layer and its ancestors'; native, its tree. */

@@ -7,3 +7,4 @@ export * from './fsync-dir.js';
 export * from './read-limited.js';
 export * from './format.js';
 export * from './failpoint.js';
+export * from './parse-units.js';
