@@ -7,3 +7,5 @@ export * from './capture-io.js';
 export * from './counting-proxy.js';
 export * from './zstd.js';
 export * from './token-server.js';
+export * from './lading-registry.js';
+export * from './dockerd.js';
