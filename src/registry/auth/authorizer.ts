@@ -17,7 +17,11 @@ export interface Caller {
  */
 export interface Authorizer {
   readonly mode: 'none' | 'htpasswd' | 'token';
-  authorize(req: IncomingMessage, needed: Access[]): Promise<Caller>;
+  /**
+   * `credentials`: refuse a request without credentials even when the policy would let an
+   * anonymous caller through (the `/v2/` check, which `docker login` relies on).
+   */
+  authorize(req: IncomingMessage, needed: Access[], o?: { credentials?: boolean }): Promise<Caller>;
 }
 
 export class OpenAuthorizer implements Authorizer {
@@ -45,11 +49,11 @@ export class HtpasswdAuthorizer implements Authorizer {
     private readonly realm = 'lading registry',
   ) {}
 
-  async authorize(req: IncomingMessage, needed: Access[]): Promise<Caller> {
+  async authorize(req: IncomingMessage, needed: Access[], o: { credentials?: boolean } = {}): Promise<Caller> {
     const challenge = { 'www-authenticate': `Basic realm="${this.realm}"` };
     const creds = basicCredentials(req);
     if (!creds) {
-      if (this.policy.allows(undefined, needed)) return {};
+      if (!o.credentials && this.policy.allows(undefined, needed)) return {};
       throw ociError('UNAUTHORIZED', 'authentication required', { headers: challenge, detail: needed });
     }
     if (!(await this.users.verify(creds.user, creds.password))) {
@@ -85,7 +89,7 @@ export class TokenAuthorizer implements Authorizer {
   readonly mode = 'token';
   constructor(private readonly o: TokenVerifyOptions) {}
 
-  async authorize(req: IncomingMessage, needed: Access[]): Promise<Caller> {
+  async authorize(req: IncomingMessage, needed: Access[], o: { credentials?: boolean } = {}): Promise<Caller> {
     const realm = typeof this.o.realm === 'function' ? this.o.realm(req) : this.o.realm;
     const challenge = (error?: string) => {
       let v = `Bearer realm="${realm}",service="${this.o.service}"`;
@@ -95,7 +99,7 @@ export class TokenAuthorizer implements Authorizer {
     };
     const h = req.headers.authorization;
     if (!h || !/^bearer /i.test(h)) {
-      if (this.o.policy.allows(undefined, needed)) return {};
+      if (!o.credentials && this.o.policy.allows(undefined, needed)) return {};
       throw ociError('UNAUTHORIZED', 'authentication required', { headers: challenge(), detail: needed });
     }
     const token = h.slice(7).trim();

@@ -5,7 +5,7 @@ import { ociError } from '../errors.js';
 
 /** GET /v2/ : the API version check. */
 export async function apiVersion(rc: RegistryContext, req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-  const caller = await rc.auth.authorize(req, []);
+  const caller = await rc.auth.authorize(req, [], { credentials: true });
   if (caller.user) ctx.user = caller.user;
   sendJson(res, 200, {});
 }
