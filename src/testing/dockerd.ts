@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,7 +7,8 @@ import { requireTool } from './require-tool.js';
 export interface TestDockerd {
   /** Environment for the docker CLI: DOCKER_HOST and a private DOCKER_CONFIG. */
   env: NodeJS.ProcessEnv;
-  docker(args: string[], timeoutMs?: number): { status: number | null; out: string };
+  /** Run the docker CLI (asynchronously: an in-process registry must keep serving meanwhile). */
+  docker(args: string[], timeoutMs?: number): Promise<{ status: number | null; out: string }>;
   stop(): Promise<void>;
 }
 
@@ -42,10 +43,13 @@ export async function startDockerd(dir: string): Promise<TestDockerd> {
   closeSync(log);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const env = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(dir, 'cfg') };
-  const docker = (args: string[], timeoutMs = 120_000) => {
-    const r = spawnSync('docker', args, { env, encoding: 'utf8', timeout: timeoutMs });
-    return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-  };
+  const docker = (args: string[], timeoutMs = 120_000) =>
+    new Promise<{ status: number | null; out: string }>((resolve) => {
+      execFile('docker', args, { env, encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
+        const status = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        resolve({ status, out: `${stdout ?? ''}${stderr ?? ''}` });
+      });
+    });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -58,7 +62,7 @@ export async function startDockerd(dir: string): Promise<TestDockerd> {
   };
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (docker(['version'], 10_000).status === 0) return { env, docker, stop };
+    if ((await docker(['version'], 10_000)).status === 0) return { env, docker, stop };
     if (child.exitCode !== null || Date.now() > deadline) {
       const tail = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
       await stop();
