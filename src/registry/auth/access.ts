@@ -63,7 +63,8 @@ export class AccessPolicy {
   granted(user: string | undefined, type: string, name: string): Set<string> {
     const out = new Set<string>();
     if (user !== undefined && this.o.admins?.includes(user)) return new Set(['*', 'pull', 'push', 'delete']);
-    if (user === undefined && this.o.anonymousRead) {
+    // What anonymous users may do, signed-in users may do too.
+    if (this.o.anonymousRead) {
       if (type === 'repository') out.add('pull');
       if (type === 'registry' && name === 'catalog') out.add('*');
     }
@@ -72,7 +73,7 @@ export class AccessPolicy {
       if (type === 'registry' && name === 'catalog') out.add('*');
     }
     for (const r of this.rules) {
-      const who = user === undefined ? r.account === 'anonymous' : r.account === '*' || r.account === user;
+      const who = r.account === 'anonymous' || (user !== undefined && (r.account === '*' || r.account === user));
       if (!who || (r.type ?? 'repository') !== type || !r.re.test(name)) continue;
       for (const a of r.actions) out.add(a);
     }
