@@ -35,7 +35,8 @@ test('access policy: defaults, rules with globs, anonymous read, admins', () => 
     ],
   });
   assert.equal(p.allows('dev', [{ type: 'repository', name: 'team/app', actions: ['push'] }]), true);
-  assert.equal(p.allows('dev', [{ type: 'repository', name: 'team/a/b', actions: ['pull'] }]), false, '* stays within one component');
+  assert.equal(p.allows('dev', [{ type: 'repository', name: 'team/a/b', actions: ['push'] }]), false, '* stays within one component');
+  assert.equal(p.allows('dev', [{ type: 'repository', name: 'private/x', actions: ['pull'] }]), true, 'signed-in users have what anonymous users have');
   assert.equal(p.allows('dev', [{ type: 'repository', name: 'shared/a/b', actions: ['pull'] }]), true, '** crosses components');
   assert.equal(p.allows('other', [{ type: 'repository', name: 'team/app', actions: ['push'] }]), false);
   assert.equal(p.allows(undefined, [{ type: 'repository', name: 'anything', actions: ['pull'] }]), true);
