@@ -46,7 +46,7 @@ async function randomFile(path: string, size: number, seed: string): Promise<str
     const n = Math.min(zero.length, size - written);
     const chunk = cipher.update(zero.subarray(0, n));
     hash.update(chunk);
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
     written += n;
   }
   await new Promise<void>((r, j) => { out.once('error', j); out.end(() => r()); });
