@@ -207,6 +207,7 @@ export async function benchRegistry(args: string[], ctx: BenchContext): Promise<
     targets.push({ name: 'lading', reg: lading, lading });
     targets.push({ name: 'distribution', reg: await startRegistry(join(work, 'distribution')) });
     const results: Record<string, { rps: number; errors: number; blobMiBs: number; pushS: number }> = {};
+    let pushRss = 0;
     for (const t of targets) {
       await seedSmall(t.reg.url);
       await pushBlobFile(t.reg.url, 'bench/big', bigDigest, 500 * 1000 * 1000, bigFile);
@@ -216,12 +217,22 @@ export async function benchRegistry(args: string[], ctx: BenchContext): Promise<
       const load = await manifestLoad(t.reg.url, connections, seconds);
       const blob: number[] = [];
       for (let i = 0; i < runs; i++) blob.push(await blobGet(t.reg.url, 'bench/big', bigDigest, 500 * 1000 * 1000));
+      // Each push goes to a fresh registry: skopeo remembers where it pushed a blob before and
+      // would mount it instead of uploading.
       const push: number[] = [];
-      for (let i = 0; i < runs; i++) push.push(await skopeoPush(layout, t.reg.host, `bench/push${i}`));
+      for (let i = 0; i < runs; i++) {
+        const fresh = t.lading ? await startLading(ctx, join(work, `push-lading-${i}`)) : await startRegistry(join(work, `push-distribution-${i}`));
+        try {
+          push.push(await skopeoPush(layout, fresh.host, 'bench/push'));
+          if ('peakRss' in fresh) pushRss = Math.max(pushRss, (fresh as LadingProcess).peakRss());
+        } finally {
+          await fresh.stop();
+        }
+      }
       results[t.name] = { ...load, blobMiBs: median(blob), pushS: median(push) };
       log(`${t.name}: ${load.rps.toFixed(0)} manifest GET/s (${load.errors} errors), blob GET ${median(blob).toFixed(0)} MiB/s, skopeo push ${median(push).toFixed(2)} s`);
     }
-    const rss = lading.peakRss();
+    const rss = Math.max(lading.peakRss(), pushRss);
     const l = results.lading!;
     const d = results.distribution!;
     const row = (what: string, a: string, b: string, ok: boolean) => `${what.padEnd(34)} ${a.padStart(14)} ${b.padStart(14)}  ${ok ? 'ok' : 'BELOW TARGET'}`;

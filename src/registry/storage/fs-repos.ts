@@ -40,9 +40,23 @@ function page<T>(sorted: T[], o: { n?: number; last?: T }): Page<T> {
   return { items: from.slice(0, o.n), more: true };
 }
 
-/** Repository links, manifests, tags and referrers as small files (layout in fs-paths.ts). */
+const CACHE_LIMIT = 100_000;
+
+/**
+ * Repository links, manifests, tags and referrers as small files (layout in fs-paths.ts).
+ * Tags and manifest records found on disk are remembered (a manifest GET by tag then touches no
+ * file); every change made through this index updates the memory first. One server owns a
+ * root: changes made by another process to tags are seen only after a restart.
+ */
 export class FsRepoIndex implements RepoIndex {
+  private readonly tagCache = new Map<string, Digest>();
+  private readonly recordCache = new Map<string, ManifestRecord>();
   constructor(private readonly paths: FsPaths) {}
+
+  private remember<T>(m: Map<string, T>, k: string, v: T): void {
+    if (m.size >= CACHE_LIMIT) m.clear();
+    m.set(k, v);
+  }
 
   async linkBlob(repo: string, d: Digest): Promise<void> {
     const p = this.paths.layerLink(repo, d);
@@ -84,12 +98,18 @@ export class FsRepoIndex implements RepoIndex {
       await writeFileAtomic(join(this.paths.referrersDir(repo, m.subject), m.digest.replace(':', '-')), JSON.stringify(desc));
     }
     await writeFileAtomic(this.paths.revision(repo, m.digest), JSON.stringify(m));
+    this.remember(this.recordCache, `${repo}\0${m.digest}`, m);
   }
 
   async getManifest(repo: string, d: Digest): Promise<ManifestRecord | undefined> {
+    const key = `${repo}\0${d}`;
+    const hit = this.recordCache.get(key);
+    if (hit) return hit;
     try {
       const rec = JSON.parse(await readFile(this.paths.revision(repo, d), 'utf8')) as ManifestRecord;
-      return rec.digest === d ? rec : undefined;
+      if (rec.digest !== d) return undefined;
+      this.remember(this.recordCache, key, rec);
+      return rec;
     } catch (e) {
       if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR' || e instanceof SyntaxError) return undefined;
       throw e;
@@ -102,8 +122,9 @@ export class FsRepoIndex implements RepoIndex {
     // Tags first, then the revision: a crash leaves at worst an untagged revision.
     const tagsDir = this.paths.tagsDir(repo);
     for (const t of await list(tagsDir)) {
-      if ((await this.resolveTag(repo, t)) === d) await removeFile(join(tagsDir, t));
+      if ((await this.resolveTag(repo, t)) === d) await this.deleteTag(repo, t);
     }
+    this.recordCache.delete(`${repo}\0${d}`);
     await removeFile(this.paths.revision(repo, d));
     if (rec.subject) await removeFile(join(this.paths.referrersDir(repo, rec.subject), d.replace(':', '-')));
     return true;
@@ -121,14 +142,21 @@ export class FsRepoIndex implements RepoIndex {
     }
   }
 
-  setTag(repo: string, tag: string, d: Digest): Promise<void> {
-    return writeFileAtomic(join(this.paths.tagsDir(repo), tag), d);
+  async setTag(repo: string, tag: string, d: Digest): Promise<void> {
+    this.tagCache.delete(`${repo}\0${tag}`);
+    await writeFileAtomic(join(this.paths.tagsDir(repo), tag), d);
+    this.remember(this.tagCache, `${repo}\0${tag}`, d);
   }
 
   async resolveTag(repo: string, tag: string): Promise<Digest | undefined> {
+    const key = `${repo}\0${tag}`;
+    const hit = this.tagCache.get(key);
+    if (hit) return hit;
     try {
       const d = (await readFile(join(this.paths.tagsDir(repo), tag), 'utf8')).trim();
-      return isDigest(d) ? d : undefined;
+      if (!isDigest(d)) return undefined;
+      this.remember(this.tagCache, key, d);
+      return d;
     } catch (e) {
       if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR') return undefined;
       throw e;
@@ -136,6 +164,7 @@ export class FsRepoIndex implements RepoIndex {
   }
 
   deleteTag(repo: string, tag: string): Promise<boolean> {
+    this.tagCache.delete(`${repo}\0${tag}`);
     return removeFile(join(this.paths.tagsDir(repo), tag));
   }
 
@@ -188,6 +217,8 @@ export class FsRepoIndex implements RepoIndex {
 
   async deleteRepository(repo: string): Promise<boolean> {
     if (!(await this.exists(repo))) return false;
+    this.tagCache.clear();
+    this.recordCache.clear();
     const base = this.paths.repo(repo);
     await mkdir(this.paths.tmpDir, { recursive: true });
     for (const r of RESERVED) {

@@ -80,22 +80,7 @@ export class FsUploadStore implements UploadStore {
         const counter = new HashingCounter(state.hash, offset, o.maxBytes);
         const out = fh.createWriteStream({ start: offset, autoClose: true, highWaterMark: 1 << 20 });
         closed = true; // the write stream owns the handle now
-        let first = true;
-        const probe = new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            if (first) {
-              first = false;
-              try {
-                failpoint('registry.upload.mid');
-              } catch (err) {
-                cb(err as Error);
-                return;
-              }
-            }
-            cb(null, chunk);
-          },
-        });
-        await pipeline(body, counter, probe, out, o.signal ? { signal: o.signal } : {});
+        await pipeline(body, counter, out, o.signal ? { signal: o.signal } : {});
         this.hashes.set(id, { hash: state.hash, offset: counter.count });
         return counter.count;
       } finally {
@@ -133,7 +118,8 @@ export class FsUploadStore implements UploadStore {
           await this.remove(id);
           throw new LadingError('DIGEST_MISMATCH', `digest mismatch: expected ${digest}, got ${got}`, { detail: { expected: digest, found: got } });
         }
-        await fh.sync();
+        // Data durable before the rename publishes it (metadata such as mtime need not be).
+        await fh.datasync();
       } finally {
         await fh.close().catch(() => {});
       }
