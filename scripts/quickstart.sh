@@ -1,23 +1,15 @@
 #!/usr/bin/env bash
-# The newcomer's first run, fully offline: install, build, start a local registry, put a small
-# image made in code into it, pull it with lading and list it.
+# The newcomer's first run, fully offline: install, build, start lading's own registry, put a
+# small image made in code into it, pull it with lading and list it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v docker-registry >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry >/dev/null
-fi
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run build --silent
 work=$(mktemp -d)
 port=5055
-cat > "$work/registry.yml" <<YML
-version: 0.1
-storage: { filesystem: { rootdirectory: $work/registry }, delete: { enabled: true } }
-http: { addr: 127.0.0.1:$port }
-YML
-env -u AWS_CA_BUNDLE docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+./bin/lading.js registry serve --addr "127.0.0.1:$port" --root "$work/registry" >"$work/registry.log" 2>&1 &
 reg=$!
-trap 'kill $reg 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $reg 2>/dev/null; wait $reg 2>/dev/null; rm -rf "$work"' EXIT
 node -e "const u=process.argv[1];(async()=>{for(let i=0;i<200;i++){try{if((await fetch(u)).ok)return}catch{}await new Promise(r=>setTimeout(r,50))}process.exit(1)})()" "http://127.0.0.1:$port/v2/"
 node dist/scripts/seed-image.js "http://127.0.0.1:$port" demo/hello:1
 export LADING_ROOT="$work/store"

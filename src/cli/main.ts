@@ -6,6 +6,7 @@ import { registerImageCommands } from './image-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerManageCommands } from './manage-commands.js';
 import type { CommandContext } from './context.js';
+import { registerRegistryCommands } from './registry-commands.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -66,6 +67,7 @@ export function buildProgram(io: Io, signal: AbortSignal): { program: Command; e
   registerImageCommands(program, ctx);
   registerAuthCommands(program, ctx);
   registerManageCommands(program, ctx);
+  registerRegistryCommands(program, ctx);
   return { program, engine, ctx };
 }
 

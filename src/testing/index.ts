@@ -8,3 +8,5 @@ export * from './counting-proxy.js';
 export * from './zstd.js';
 export * from './token-server.js';
 export * from './store-fixture.js';
+export * from './lading-registry.js';
+export * from './dockerd.js';
