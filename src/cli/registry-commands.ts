@@ -2,17 +2,7 @@ import type { Command } from 'commander';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { defaultRoot } from '../engine/index.js';
-import {
-  FsRegistryStorage,
-  Htpasswd,
-  collectGarbage,
-  createLogger,
-  readRegistryConfigFile,
-  resolveRegistryConfig,
-  startRegistryServer,
-  type RegistryConfig,
-  type RegistryConfigInput,
-} from '../registry/index.js';
+import type { RegistryConfig, RegistryConfigInput } from '../registry/index.js';
 import { humanSize, readLimited } from '../util/index.js';
 import type { CommandContext } from './context.js';
 import { ClientError } from './output.js';
@@ -40,11 +30,15 @@ interface ServeFlags {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** The registry (and pino, bcrypt, jose under it) loads only when a registry command runs. */
+const loadRegistry = () => import('../registry/index.js');
+
 /**
  * The command's own `--root` and `--config` name the registry's storage and config file; the
  * default storage is `registry/` under lading's root (the global `--root`, then LADING_ROOT).
  */
-function registryConfig(program: Command, ctx: CommandContext, flags: ServeFlags): RegistryConfig {
+async function registryConfig(program: Command, ctx: CommandContext, flags: ServeFlags): Promise<RegistryConfig> {
+  const { readRegistryConfigFile, resolveRegistryConfig } = await loadRegistry();
   const g = program.opts<{ root?: string }>();
   const file = flags.config ? readRegistryConfigFile(flags.config) : undefined;
   const auth: NonNullable<RegistryConfigInput['auth']> = {};
@@ -96,7 +90,8 @@ export function registerRegistryCommands(program: Command, ctx: CommandContext):
     .option('--gc-grace-period <duration>', 'keep unreferenced blobs younger than this (default 1h)')
     .option('--log-level <level>', 'request log level (info, warn, error, silent...)')
     .action(async (flags: ServeFlags) => {
-      const config = registryConfig(program, ctx, flags);
+      const config = await registryConfig(program, ctx, flags);
+      const { createLogger, startRegistryServer } = await loadRegistry();
       const logger = createLogger({ level: config.log.level, destination: { write: (s: string) => (ctx.io.stdout.write(s), true) } as unknown as NodeJS.WritableStream });
       const server = await startRegistryServer({ config, logger });
       logger.info({ url: server.url, root: config.root, auth: config.auth.token ? 'token' : config.auth.htpasswd ? 'htpasswd' : 'none', readOnly: config.readOnly }, 'registry listening');
@@ -122,7 +117,8 @@ export function registerRegistryCommands(program: Command, ctx: CommandContext):
     .option('--dry-run', 'only list what would be removed')
     .option('--grace-period <duration>', 'keep unreferenced blobs younger than this (default 1h)')
     .action(async (opts: { dryRun?: boolean; gracePeriod?: string; root?: string; config?: string }) => {
-      const config = registryConfig(program, ctx, {
+      const { FsRegistryStorage, collectGarbage } = await loadRegistry();
+      const config = await registryConfig(program, ctx, {
         ...(opts.root ? { root: opts.root } : {}),
         ...(opts.config ? { config: opts.config } : {}),
         ...(opts.gracePeriod ? { gcGracePeriod: opts.gracePeriod } : {}),
@@ -143,6 +139,7 @@ export function registerRegistryCommands(program: Command, ctx: CommandContext):
     .action(async (user: string) => {
       const pw = (await readLimited((ctx.io.stdin ?? process.stdin) as AsyncIterable<Uint8Array>, 4096, 'password')).toString('utf8').replace(/\r?\n$/, '');
       if (!pw) throw new ClientError('INVALID_ARGUMENT', 'Error: Non-null Password Required');
+      const { Htpasswd } = await loadRegistry();
       ctx.io.stdout.write(`${Htpasswd.entry(user, pw)}\n`);
     });
 }
