@@ -3,6 +3,7 @@ import { createEngine, resolveConfig, type Engine } from '../engine/index.js';
 import { ClientError, processIo, reportError, type Io } from './output.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
+import { registerPushCommands } from './push-commands.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -58,6 +59,7 @@ export function buildProgram(io: Io, signal: AbortSignal): { program: Command; e
     .exitOverride();
   registerImageCommands(program, { io, engine, signal });
   registerAuthCommands(program, { io, engine, signal });
+  registerPushCommands(program, { io, engine, signal });
   return { program, engine };
 }
 

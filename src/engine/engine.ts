@@ -22,8 +22,9 @@ import {
 } from '../images/index.js';
 import { Semaphore, systemClock, type Clock } from '../util/index.js';
 import type { Config } from './config.js';
+import { transferMethods, type TransferMethods } from './transfer.js';
 
-export interface Engine {
+export interface Engine extends TransferMethods {
   readonly config: Config;
   /** Pull NAME[:TAG|@DIGEST] into the store. */
   pull(ref: string | Reference, o?: { platform?: Platform; signal?: AbortSignal; onProgress?: OnProgress }): Promise<PullResult>;
@@ -78,6 +79,7 @@ export function createEngine(config: Config, o: EngineOptions = {}): Engine {
   let closed = false;
 
   return {
+    ...transferMethods({ config, db, content, store, remote }),
     config,
     pull: (ref, po = {}) => pullImage(store, toRef(ref), po),
     listImages: () => listImages(db),

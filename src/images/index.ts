@@ -6,3 +6,5 @@ export { imageRows, familiarRepository, type ImageRow, type ListedImage } from '
 export { inspectView, goTime, type ImageInspect } from './inspect-view.js';
 export { LAYER_STATUS, type LayerAction, type OnProgress, type ProgressEvent } from './progress.js';
 export { selectPlatform } from './select-platform.js';
+export { LocalImages, type LocalImage, type NewImage } from './local-images.js';
+export { pushImage, type PushOptions, type PushedTag, type PushDeps } from './push.js';

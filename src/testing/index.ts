@@ -7,3 +7,4 @@ export * from './capture-io.js';
 export * from './counting-proxy.js';
 export * from './zstd.js';
 export * from './token-server.js';
+export * from './buffering-proxy.js';
