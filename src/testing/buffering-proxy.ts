@@ -12,8 +12,10 @@ export interface BufferingProxy {
   host: string;
   /** Request bytes (heads and bodies) forwarded to the upstream. */
   bytesUp(): number;
-  /** Resolves once some request is held with at least `bodyBytes` of body received. */
-  whenHolding(bodyBytes: number): Promise<void>;
+  /** Resolves once a request held back by `stallAfter` has at least `bytes` of it received. */
+  whenHolding(bytes: number): Promise<void>;
+  /** Stop forwarding (hold, whole or not) any request that would take bytesUp past `n`. */
+  stallAfter(n: number | undefined): void;
   /** Destroy every client connection and refuse new ones until `restore()`. */
   cut(): void;
   restore(): void;
@@ -23,6 +25,7 @@ export interface BufferingProxy {
 export async function startBufferingProxy(upstreamPort: number): Promise<BufferingProxy> {
   let up = 0;
   let down = false;
+  let stall: number | undefined;
   const sockets = new Set<Socket>();
   const holders = new Map<Socket, number>();
   const waiters: Array<{ n: number; resolve: () => void }> = [];
@@ -87,6 +90,15 @@ export async function startBufferingProxy(upstreamPort: number): Promise<Bufferi
           need = end + 4 + (cl ? Number(cl[1]) : 0);
         }
         if (buf.length < need) {
+          // Only requests the stall will hold back count as held.
+          if (stall !== undefined && up + need > stall) {
+            holders.set(client, buf.length);
+            check();
+          }
+          return;
+        }
+        if (stall !== undefined && up + need > stall) {
+          // Held whole and never forwarded: the upstream never sees this request.
           holders.set(client, buf.length);
           check();
           return;
@@ -110,6 +122,9 @@ export async function startBufferingProxy(upstreamPort: number): Promise<Bufferi
         waiters.push({ n, resolve });
         check();
       }),
+    stallAfter: (n) => {
+      stall = n;
+    },
     cut: () => {
       down = true;
       for (const s of sockets) s.destroy();
