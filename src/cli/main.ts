@@ -4,6 +4,7 @@ import { ClientError, processIo, reportError, type Io } from './output.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerPushCommands } from './push-commands.js';
+import { registerArchiveCommands } from './archive-commands.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -60,6 +61,7 @@ export function buildProgram(io: Io, signal: AbortSignal): { program: Command; e
   registerImageCommands(program, { io, engine, signal });
   registerAuthCommands(program, { io, engine, signal });
   registerPushCommands(program, { io, engine, signal });
+  registerArchiveCommands(program, { io, engine, signal });
   return { program, engine };
 }
 

@@ -8,3 +8,5 @@ export { LAYER_STATUS, type LayerAction, type OnProgress, type ProgressEvent } f
 export { selectPlatform } from './select-platform.js';
 export { LocalImages, type LocalImage, type NewImage } from './local-images.js';
 export { pushImage, type PushOptions, type PushedTag, type PushDeps } from './push.js';
+export { saveImages, selectImages, inventory, type SaveOptions, type SaveResult } from './save.js';
+export { loadImages, type LoadOptions, type LoadedImage } from './load.js';

@@ -8,3 +8,5 @@ export * from './counting-proxy.js';
 export * from './zstd.js';
 export * from './token-server.js';
 export * from './buffering-proxy.js';
+export * from './dockerd.js';
+export * from './layout-tar.js';

@@ -46,6 +46,8 @@ after(async () => {
 
 async function lading(root: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const io = captureIo({ env: { ...process.env, LADING_ROOT: root, DOCKER_CONFIG: join(root, 'docker-config'), ...env } });
+  // node:test sets process.exitCode after a failed test, which main() would report as ours.
+  process.exitCode = undefined;
   const code = await main(args, io);
   if (code !== 0 && process.env.DEBUG_TEST) console.error(args.join(' '), io.out(), io.err());
   return { code, out: io.out(), err: io.err() };

@@ -49,6 +49,8 @@ const envFor = (root: string) => ({ ...process.env, LADING_ROOT: root, LADING_PU
 
 async function lading(root: string, args: string[]) {
   const io = captureIo({ env: envFor(root) });
+  // node:test sets process.exitCode after a failed test, which main() would report as ours.
+  process.exitCode = undefined;
   const code = await main(args, io);
   return { code, out: io.out(), err: io.err() };
 }
