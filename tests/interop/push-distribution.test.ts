@@ -10,6 +10,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { main } from '../../src/cli/index.js';
 import { openDatabase, tags } from '../../src/metadata/index.js';
+import { createEngine, resolveConfig } from '../../src/engine/index.js';
+import { MediaType, sha256 } from '../../src/oci/index.js';
+import { RegistryError } from '../../src/errors/index.js';
+import { writeFile } from 'node:fs/promises';
 import {
   buildImage,
   captureIo,
@@ -19,6 +23,7 @@ import {
   startDistribution,
   startTokenServer,
   tarLayer,
+  ociLayoutTar,
   type FixtureImage,
   type RunningRegistry,
 } from '../../src/testing/index.js';
@@ -168,5 +173,33 @@ test('token auth: lading asks for push scope and pushes after login', async () =
   } finally {
     await treg.stop();
     await tokens.close();
+  }
+});
+
+test('a manifest the registry refuses is reported with its error code', async () => {
+  const root = await mkdtemp(join(work, 'root-'));
+  // A schema 2 manifest without its mediaType field: lading stores it as given, distribution refuses it.
+  const doc = JSON.parse(img.manifest.bytes.toString('utf8')) as Record<string, unknown>;
+  delete doc.mediaType;
+  const bytes = Buffer.from(JSON.stringify(doc));
+  const odd: FixtureImage = { ...img, manifest: { descriptor: { mediaType: MediaType.DockerManifest, digest: sha256(bytes), size: bytes.length }, bytes } };
+  const tarPath = join(root, 'odd.tar');
+  await writeFile(tarPath, await ociLayoutTar([{ image: odd, annotations: { 'io.containerd.image.name': `${reg2.host}/refused/img:1` } }]));
+  const loaded = await lading(root, ['load', '-i', tarPath]);
+  assert.equal(loaded.code, 0, loaded.err);
+  const r = await lading(root, ['push', `${reg2.host}/refused/img:1`]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^manifest invalid: /);
+  const engine = createEngine(resolveConfig({ env: { ...process.env, LADING_ROOT: root } }));
+  try {
+    await assert.rejects(engine.push(`${reg2.host}/refused/img:1`), (e: unknown) => {
+      assert.ok(e instanceof RegistryError);
+      assert.equal(e.status, 400);
+      assert.equal(e.errors[0]?.code, 'MANIFEST_INVALID');
+      assert.equal(e.code, 'MANIFEST_INVALID');
+      return true;
+    });
+  } finally {
+    engine.close();
   }
 });
