@@ -5,6 +5,7 @@ import { registerImageCommands } from './image-commands.js';
 import { registerAuthCommands } from './auth-commands.js';
 import { registerPushCommands } from './push-commands.js';
 import { registerArchiveCommands } from './archive-commands.js';
+import { registerImportCommands } from './import-commands.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -62,6 +63,7 @@ export function buildProgram(io: Io, signal: AbortSignal): { program: Command; e
   registerAuthCommands(program, { io, engine, signal });
   registerPushCommands(program, { io, engine, signal });
   registerArchiveCommands(program, { io, engine, signal });
+  registerImportCommands(program, { io, engine, signal });
   return { program, engine };
 }
 

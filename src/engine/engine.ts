@@ -79,7 +79,7 @@ export function createEngine(config: Config, o: EngineOptions = {}): Engine {
   let closed = false;
 
   return {
-    ...transferMethods({ config, db, content, store, remote }),
+    ...transferMethods({ config, db, content, store, remote, agent }),
     config,
     pull: (ref, po = {}) => pullImage(store, toRef(ref), po),
     listImages: () => listImages(db),

@@ -3,14 +3,20 @@ import type { ContentStore } from '../content/index.js';
 import type { Db } from '../metadata/index.js';
 import { FileUploadStates, RegistryPusher, type RegistryClient } from '../remote/index.js';
 import { parseReference, type Reference } from '../reference/index.js';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
+import { interceptors, type Dispatcher } from 'undici';
+import { LadingError } from '../errors/index.js';
 import {
   LocalImages,
+  importImage,
   inventory,
   loadImages,
   pushImage,
   saveImages,
   type ImageStore,
+  type ImportOptions,
   type LoadOptions,
   type LoadedImage,
   type PushOptions,
@@ -31,6 +37,11 @@ export interface TransferMethods {
   load(input: Readable, o?: LoadOptions): Promise<LoadedImage[]>;
   /** Digests of every blob in the store, for `save --have` on another machine. */
   inventory(): string[];
+  /**
+   * `docker import`: a rootfs tar from a stream, a file path, an http(s) URL, or `-` with `stdin`,
+   * becomes a one-layer image. Returns the image ID.
+   */
+  importImage(source: Readable | string, o?: Omit<ImportOptions, 'source' | 'reference'> & { reference?: string | Reference; stdin?: Readable }): Promise<string>;
 }
 
 export interface TransferDeps {
@@ -39,6 +50,7 @@ export interface TransferDeps {
   content: ContentStore;
   store: ImageStore;
   remote: RegistryClient;
+  agent: Dispatcher;
 }
 
 export function transferMethods(d: TransferDeps): TransferMethods {
@@ -64,5 +76,39 @@ export function transferMethods(d: TransferDeps): TransferMethods {
       return loadImages(local, input, o);
     },
     inventory: () => inventory(local),
+    importImage: async (source, o = {}) => {
+      const { stdin, reference, ...rest } = o;
+      let input: Readable;
+      let shown = '-';
+      if (typeof source !== 'string') input = source;
+      else if (source === '-') {
+        if (!stdin) throw new LadingError('INVALID_ARGUMENT', 'import from - needs a stdin stream');
+        input = stdin;
+      } else if (/^https?:\/\//i.test(source)) {
+        input = await fetchUrl(d.agent, source, o.signal);
+        shown = source;
+      } else {
+        await stat(source).catch((e: NodeJS.ErrnoException) => {
+          throw new LadingError('INVALID_ARGUMENT', `open ${source}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.message}`, { detail: { bare: true } });
+        });
+        input = createReadStream(source, { highWaterMark: 1024 * 1024 });
+      }
+      return importImage(local, input, { ...rest, source: shown, ...(reference ? { reference: toRef(reference) } : {}) });
+    },
   };
+}
+
+/** GET a rootfs tarball over http(s), following redirects; Docker's wording on failure. */
+async function fetchUrl(agent: Dispatcher, url: string, signal: AbortSignal | undefined): Promise<Readable> {
+  const res = await agent
+    .compose(interceptors.redirect({ maxRedirections: 10 }))
+    .request({ origin: new URL(url).origin, path: new URL(url).pathname + new URL(url).search, method: 'GET', ...(signal ? { signal } : {}) })
+    .catch((e: unknown) => {
+      throw new LadingError('UNAVAILABLE', `Get "${url}": ${(e as Error).message}`, { cause: e });
+    });
+  if (res.statusCode >= 400) {
+    await res.body.dump().catch(() => {});
+    throw new LadingError('UNAVAILABLE', `Get "${url}": unexpected status ${res.statusCode}`);
+  }
+  return res.body;
 }

@@ -10,3 +10,5 @@ export { LocalImages, type LocalImage, type NewImage } from './local-images.js';
 export { pushImage, type PushOptions, type PushedTag, type PushDeps } from './push.js';
 export { saveImages, selectImages, inventory, type SaveOptions, type SaveResult } from './save.js';
 export { loadImages, type LoadOptions, type LoadedImage } from './load.js';
+export { importImage, type ImportOptions } from './import.js';
+export { applyChanges } from './config-changes.js';

@@ -215,3 +215,18 @@ test('an offline bundle made with --have holds only the missing blobs and loads 
   assert.equal(li.Id, img2.config.descriptor.digest);
   assert.deepEqual(li.RootFS.Layers, img2.diffIds);
 });
+
+test('an imported image saves and loads into Docker with its changes', async () => {
+  const root = await mkdtemp(join(work, 'root-'));
+  const rootfs = join(root, 'rootfs.tar');
+  await writeFile(rootfs, await tarLayer([dir('bin'), file('bin/x', 'x\n')]));
+  const imp = await lading(root, ['import', '-c', 'CMD ["/bin/x"]', '-c', 'ENV K=v', rootfs, 'imported:1']);
+  assert.equal(imp.code, 0, imp.err);
+  const out = join(root, 'imp.tar');
+  assert.equal((await lading(root, ['save', '-o', out, 'imported:1'])).code, 0);
+  assert.equal((await dockerd.docker(['load', '-i', out])).stdout, 'Loaded image: imported:1\n');
+  const di = (JSON.parse((await dockerd.docker(['image', 'inspect', 'imported:1'])).stdout) as Array<{ Id: string; Config: { Cmd: string[]; Env: string[] } }>)[0]!;
+  assert.equal(di.Id, imp.out.trim());
+  assert.deepEqual(di.Config.Cmd, ['/bin/x']);
+  assert.deepEqual(di.Config.Env, ['K=v']);
+});
