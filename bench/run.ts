@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchImage } from './image-bench.js';
 import { benchPull } from './pull.js';
+import { benchPush } from './push.js';
 
 export interface BenchContext {
   /** The lading repository: where `bin/lading.js` and `.bench/` live. */
@@ -22,6 +23,7 @@ export interface Benchmark {
 /** Add a benchmark by adding an entry here. */
 const BENCHMARKS: Record<string, Benchmark> = {
   pull: { summary: 'cold pull of a generated 5-layer image: lading vs docker vs skopeo', run: benchPull },
+  push: { summary: 'push of the generated image vs skopeo copy; save/load vs docker save/load', run: benchPush },
   image: { summary: 'generate (or reuse) the benchmark image and print its shape', run: benchImage },
 };
 

@@ -6,6 +6,7 @@ import { registerAuthCommands } from './auth-commands.js';
 import { registerPushCommands } from './push-commands.js';
 import { registerArchiveCommands } from './archive-commands.js';
 import { registerImportCommands } from './import-commands.js';
+import { registerCopyCommands } from './copy-commands.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -64,6 +65,7 @@ export function buildProgram(io: Io, signal: AbortSignal): { program: Command; e
   registerPushCommands(program, { io, engine, signal });
   registerArchiveCommands(program, { io, engine, signal });
   registerImportCommands(program, { io, engine, signal });
+  registerCopyCommands(program, { io, engine, signal });
   return { program, engine };
 }
 

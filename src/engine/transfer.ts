@@ -10,11 +10,15 @@ import { interceptors, type Dispatcher } from 'undici';
 import { LadingError } from '../errors/index.js';
 import {
   LocalImages,
+  copyImage,
+  parseLocation,
   importImage,
   inventory,
   loadImages,
   pushImage,
   saveImages,
+  type CopyOptions,
+  type ImageLocation,
   type ImageStore,
   type ImportOptions,
   type LoadOptions,
@@ -41,6 +45,8 @@ export interface TransferMethods {
    * `docker import`: a rootfs tar from a stream, a file path, an http(s) URL, or `-` with `stdin`,
    * becomes a one-layer image. Returns the image ID.
    */
+  /** `image copy SRC DST`: registry ref, `local:NAME`, `oci:DIR[:TAG]`, `docker-archive:FILE`. */
+  copy(src: string | ImageLocation, dst: string | ImageLocation, o?: CopyOptions): Promise<string>;
   importImage(source: Readable | string, o?: Omit<ImportOptions, 'source' | 'reference'> & { reference?: string | Reference; stdin?: Readable }): Promise<string>;
 }
 
@@ -76,6 +82,13 @@ export function transferMethods(d: TransferDeps): TransferMethods {
       return loadImages(local, input, o);
     },
     inventory: () => inventory(local),
+    copy: async (src, dst, o = {}) => {
+      const loc = (x: string | ImageLocation) => (typeof x === 'string' ? parseLocation(x) : x);
+      const s = loc(src);
+      const t = loc(dst);
+      if (s.kind === 'local' || t.kind === 'local') await d.store.repair();
+      return copyImage({ local, remote: d.remote, pusher }, s, t, o);
+    },
     importImage: async (source, o = {}) => {
       const { stdin, reference, ...rest } = o;
       let input: Readable;

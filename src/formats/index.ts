@@ -10,3 +10,4 @@ export {
   type ArchiveManifestEntry,
   type WriteArchiveOptions,
 } from './image-archive.js';
+export { OciDir } from './oci-dir.js';

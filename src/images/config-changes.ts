@@ -130,9 +130,8 @@ function words(s: string): string[] {
 
 /** `k=v k2="v 2"`, or the legacy one-pair form `k v with spaces`. */
 function keyValues(rest: string, kw: string): Array<[string, string]> {
-  const first = /^(\S+)/.exec(rest)?.[1] ?? '';
-  if (!first.includes('=')) {
-    const k = first;
+  if (!(words(rest)[0] ?? '').includes('=')) {
+    const k = /^(\S+)/.exec(rest)?.[1] ?? '';
     const v = rest.slice(k.length).trim();
     if (!k || (kw === 'ENV' && !v)) throw new LadingError('INVALID_ARGUMENT', `${kw} must have two arguments`);
     return [[k, unquote(v)]];

@@ -12,3 +12,4 @@ export { saveImages, selectImages, inventory, type SaveOptions, type SaveResult 
 export { loadImages, type LoadOptions, type LoadedImage } from './load.js';
 export { importImage, type ImportOptions } from './import.js';
 export { applyChanges } from './config-changes.js';
+export { copyImage, parseLocation, type ImageLocation, type SourceImage, type CopyOptions, type CopyDeps } from './copy.js';
