@@ -5,3 +5,4 @@ export { imageRows } from './engine/index.js';
 export { LadingError, RegistryError, isCode, type ErrorCode } from './errors/index.js';
 export { parseReference, withDefaultTag, familiarString, fullString, familiarName, repositoryName, type Reference } from './reference/index.js';
 export { parsePlatform, formatPlatform, type Platform, type Descriptor, type Digest } from './oci/index.js';
+export type { TransferMethods, PushOptions, PushedTag, SaveOptions, SaveResult, LoadOptions, LoadedImage, ImportOptions, CopyOptions, ImageLocation } from './engine/index.js';

@@ -115,6 +115,6 @@ export function resolveConfig(o: { flags?: ConfigInput; configFile?: string; env
     dockerConfigDir: env.DOCKER_CONFIG || join(homedir(), '.docker'),
     ingestResumeWindowMs: 24 * 3600 * 1000,
     pullWithoutUnpack: env.LADING_PULL_NO_UNPACK === '1',
-    pushChunkSize: positiveInt(merged['push-chunk-size'], 'push-chunk-size', 32 * 1024 * 1024),
+    pushChunkSize: positiveInt(merged['push-chunk-size'], 'push-chunk-size', 64 * 1024 * 1024),
   });
 }

@@ -36,12 +36,15 @@ export interface PusherOptions {
   transport: Transport;
   /** Where unfinished uploads are remembered between runs (default: in memory only). */
   uploads?: UploadStates;
-  /** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size (default 32 MiB). */
+  /** Large blobs go up in PATCH chunks of this size, each a resume point (default 64 MiB). */
   chunkSize?: number;
+  /** Blobs up to this size go in one PUT, not resumable (default the smaller of 8 MiB and chunkSize). */
+  monolithicMax?: number;
   logger?: Logger;
 }
 
-const DEFAULT_CHUNK = 32 * 1024 * 1024;
+const DEFAULT_CHUNK = 64 * 1024 * 1024;
+const DEFAULT_MONOLITHIC = 8 * 1024 * 1024;
 
 const header = (res: { headers: Record<string, string | string[] | undefined> }, name: string): string | undefined => {
   const v = res.headers[name];
@@ -64,12 +67,14 @@ export class RegistryPusher {
   private readonly transport: Transport;
   private readonly uploads: UploadStates;
   private readonly chunkSize: number;
+  private readonly monolithicMax: number;
   private readonly logger: Logger | undefined;
 
   constructor(o: PusherOptions) {
     this.transport = o.transport;
     this.uploads = o.uploads ?? new MemoryUploadStates();
     this.chunkSize = Math.max(64 * 1024, o.chunkSize ?? DEFAULT_CHUNK);
+    this.monolithicMax = Math.min(this.chunkSize, o.monolithicMax ?? DEFAULT_MONOLITHIC);
     this.logger = o.logger;
   }
 
@@ -136,7 +141,7 @@ export class RegistryPusher {
     o.onProgress?.(offset, d.size);
 
     // Small blobs, fresh: one PUT with the whole body (Docker's and containerd's way).
-    if (offset === 0 && d.size <= this.chunkSize) {
+    if (offset === 0 && d.size <= this.monolithicMax) {
       await this.finish(repo, location, d, { size: d.size, open: () => open(0) }, signal);
       o.onProgress?.(d.size, d.size);
       await this.uploads.delete(key);
