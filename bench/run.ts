@@ -5,6 +5,7 @@ import { benchImage } from './image-bench.js';
 import { benchPull } from './pull.js';
 import { benchList } from './list.js';
 import { benchRegistry } from './registry.js';
+import { benchPush } from './push.js';
 
 export interface BenchContext {
   /** The lading repository: where `bin/lading.js` and `.bench/` live. */
@@ -25,6 +26,7 @@ export interface Benchmark {
 const BENCHMARKS: Record<string, Benchmark> = {
   pull: { summary: 'cold pull of a generated 5-layer image: lading vs docker vs skopeo', run: benchPull },
   registry: { summary: 'lading registry vs distribution: manifest GET/s, 500 MB blob GET, skopeo push of 300 MB, peak RSS', run: benchRegistry },
+  push: { summary: 'push of the generated image vs skopeo copy; save/load vs docker save/load', run: benchPush },
   image: { summary: 'generate (or reuse) the benchmark image and print its shape', run: benchImage },
   list: { summary: 'lading images and rmi on a store of 10,000 images and 50,000 tags', run: benchList },
 };

@@ -6,3 +6,4 @@ export { LadingError, RegistryError, isCode, type ErrorCode } from './errors/ind
 export { parseReference, withDefaultTag, familiarString, fullString, familiarName, repositoryName, type Reference } from './reference/index.js';
 export { parsePlatform, formatPlatform, type Platform, type Descriptor, type Digest } from './oci/index.js';
 export { startRegistryServer, resolveRegistryConfig, collectGarbage, type RegistryServerOptions, type RunningRegistryServer, type RegistryConfig, type RegistryConfigInput, type GcReport } from './registry/index.js';
+export type { TransferMethods, PushOptions, PushedTag, SaveOptions, SaveResult, LoadOptions, LoadedImage, ImportOptions, CopyOptions, ImageLocation } from './engine/index.js';

@@ -7,6 +7,10 @@ import { registerAuthCommands } from './auth-commands.js';
 import { registerManageCommands } from './manage-commands.js';
 import type { CommandContext } from './context.js';
 import { registerRegistryCommands } from './registry-commands.js';
+import { registerPushCommands } from './push-commands.js';
+import { registerArchiveCommands } from './archive-commands.js';
+import { registerImportCommands } from './import-commands.js';
+import { registerCopyCommands } from './copy-commands.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -68,6 +72,10 @@ export function buildProgram(io: Io, signal: AbortSignal): { program: Command; e
   registerAuthCommands(program, ctx);
   registerManageCommands(program, ctx);
   registerRegistryCommands(program, ctx);
+  registerPushCommands(program, ctx);
+  registerArchiveCommands(program, ctx);
+  registerImportCommands(program, ctx);
+  registerCopyCommands(program, ctx);
   return { program, engine, ctx };
 }
 

@@ -41,7 +41,7 @@ export class ProgressRenderer {
       return;
     }
     const status = LAYER_STATUS[e.action];
-    const hasProgress = (e.action === 'downloading' || e.action === 'extracting') && e.current !== undefined;
+    const hasProgress = (e.action === 'downloading' || e.action === 'extracting' || e.action === 'pushing' || e.action === 'loading') && e.current !== undefined;
     if (hasProgress) {
       if (!this.out.isTTY) return;
       const withBar = (this.out.columns ?? 80) > 110;

@@ -17,6 +17,8 @@ export interface Config {
   readonly ingestResumeWindowMs: number;
   /** Fetch blobs but do not unpack layers (LADING_PULL_NO_UNPACK=1; measuring transfer alone). */
   readonly pullWithoutUnpack: boolean;
+  /** Blobs larger than this are pushed in PATCH chunks of this size, each a resume point. */
+  readonly pushChunkSize: number;
 }
 
 /** Settings as a config file (daemon.json-style keys) or flags give them; all optional. */
@@ -28,6 +30,7 @@ export interface ConfigInput {
   'max-concurrent-downloads'?: number;
   'max-concurrent-uploads'?: number;
   snapshotter?: 'overlay' | 'native';
+  'push-chunk-size'?: number;
 }
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -95,6 +98,7 @@ export function resolveConfig(o: { flags?: ConfigInput; configFile?: string; env
   if (env.LADING_ROOT) envInput.root = env.LADING_ROOT;
   if (env.LADING_INSECURE_REGISTRIES) envInput['insecure-registries'] = env.LADING_INSECURE_REGISTRIES.split(',').filter(Boolean);
   if (env.LADING_REGISTRY_MIRRORS) envInput['registry-mirrors'] = env.LADING_REGISTRY_MIRRORS.split(',').filter(Boolean);
+  if (env.LADING_PUSH_CHUNK_SIZE) envInput['push-chunk-size'] = Number(env.LADING_PUSH_CHUNK_SIZE);
   if (env.LADING_SNAPSHOTTER) envInput.snapshotter = env.LADING_SNAPSHOTTER as ConfigInput['snapshotter'];
   const merged: ConfigInput = { ...file, ...envInput, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) };
   const root = merged.root ?? merged['data-root'] ?? defaultRoot(env);
@@ -111,5 +115,6 @@ export function resolveConfig(o: { flags?: ConfigInput; configFile?: string; env
     dockerConfigDir: env.DOCKER_CONFIG || join(homedir(), '.docker'),
     ingestResumeWindowMs: 24 * 3600 * 1000,
     pullWithoutUnpack: env.LADING_PULL_NO_UNPACK === '1',
+    pushChunkSize: positiveInt(merged['push-chunk-size'], 'push-chunk-size', 64 * 1024 * 1024),
   });
 }

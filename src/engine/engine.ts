@@ -40,8 +40,9 @@ import {
 } from '../images/index.js';
 import { Semaphore, systemClock, type Clock } from '../util/index.js';
 import type { Config } from './config.js';
+import type { TransferMethods } from './transfer.js';
 
-export interface Engine {
+export interface Engine extends TransferMethods {
   readonly config: Config;
   /** Pull NAME[:TAG|@DIGEST] into the store. */
   pull(ref: string | Reference, o?: { platform?: Platform; signal?: AbortSignal; onProgress?: OnProgress }): Promise<PullResult>;
@@ -122,12 +123,24 @@ export function createEngine(config: Config, o: EngineOptions = {}): Engine {
           },
         }),
     ));
+  let transferP: Promise<TransferMethods> | undefined;
+  const transfer = (): Promise<TransferMethods> =>
+    (transferP ??= Promise.all([import('./transfer.js'), getStore(), getRemote()]).then(([t, store, remote]) =>
+      t.transferMethods({ config, db, content, store, remote, agent: agent! }),
+    ));
   const manage: ManageDeps = { db, content, snapshotter, roots: [...DEFAULT_ROOTS, ...(o.roots ?? [])], now: () => clock.now() };
 
   const toRef = (r: string | Reference): Reference => withDefaultTag(typeof r === 'string' ? parseReference(r) : r);
   let closed = false;
 
   return {
+    // Push, save, load, import and copy load with the registry client, on first use.
+    push: async (ref, po) => (await transfer()).push(ref, po),
+    save: async (names, out, so) => (await transfer()).save(names, out, so),
+    load: async (input, lo) => (await transfer()).load(input, lo),
+    inventory: async () => (await transfer()).inventory(),
+    copy: async (src, dst, co) => (await transfer()).copy(src, dst, co),
+    importImage: async (source, io) => (await transfer()).importImage(source, io),
     config,
     pull: async (ref, po = {}) => pullImage(await getStore(), toRef(ref), po),
     listImages: (lo = {}) =>

@@ -24,3 +24,10 @@ export {
 export { imageHistory, type HistoryItem } from './history.js';
 export { diskUsage, type DiskUsage, type ImageDiskUsage } from './disk-usage.js';
 export { checkStore, type CheckResult, type CheckProblem, type CheckProblemKind } from './check.js';
+export { LocalImages, type LocalImage, type NewImage } from './local-images.js';
+export { pushImage, type PushOptions, type PushedTag, type PushDeps } from './push.js';
+export { saveImages, selectImages, inventory, type SaveOptions, type SaveResult } from './save.js';
+export { loadImages, type LoadOptions, type LoadedImage } from './load.js';
+export { importImage, type ImportOptions } from './import.js';
+export { applyChanges } from './config-changes.js';
+export { copyImage, parseLocation, type ImageLocation, type SourceImage, type CopyOptions, type CopyDeps } from './copy.js';

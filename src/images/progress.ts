@@ -10,7 +10,12 @@ export type LayerAction =
   | 'downloaded' // Download complete
   | 'extracting' // Extracting (carries current/total)
   | 'complete' // Pull complete
-  | 'exists'; // Already exists
+  | 'exists' // Already exists
+  | 'preparing' // Preparing (push)
+  | 'pushing' // Pushing (carries current/total)
+  | 'pushed' // Pushed
+  | 'layer-exists' // Layer already exists (push)
+  | 'loading'; // Loading layer (load, carries current/total)
 
 export type ProgressEvent =
   | { kind: 'layer'; id: string; action: LayerAction; current?: number; total?: number }
@@ -28,4 +33,9 @@ export const LAYER_STATUS: Record<LayerAction, string> = {
   extracting: 'Extracting',
   complete: 'Pull complete',
   exists: 'Already exists',
+  preparing: 'Preparing',
+  pushing: 'Pushing',
+  pushed: 'Pushed',
+  'layer-exists': 'Layer already exists',
+  loading: 'Loading layer',
 };

@@ -12,3 +12,7 @@ export { parseErrorBody, readErrorResponse, errcodeString, MAX_ERROR_BODY } from
 export type { ErrorResponse } from './registry-errors.js';
 export { isInternalHost, isLoopbackHost } from './address.js';
 export type { Logger } from './logger.js';
+export { RegistryPusher, uploadRangeEnd } from './pusher.js';
+export type { OpenBlob, PushBlobOptions, PushBlobResult, MountResult, PusherOptions } from './pusher.js';
+export { FileUploadStates, MemoryUploadStates } from './upload-state.js';
+export type { UploadState, UploadStates, UploadKey } from './upload-state.js';

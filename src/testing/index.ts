@@ -10,3 +10,5 @@ export * from './token-server.js';
 export * from './store-fixture.js';
 export * from './lading-registry.js';
 export * from './dockerd.js';
+export * from './buffering-proxy.js';
+export * from './layout-tar.js';
