@@ -108,7 +108,10 @@ export class LocalImages {
   recordPushed(id: Digest, repository: string, digest: Digest, source: { registry: string; repository: string }, pushed: Descriptor[]): void {
     this.db.tx((tx) => {
       for (const d of pushed) if (blobs.find(tx, d.digest)) blobs.put(tx, { digest: d.digest, size: d.size, mediaType: d.mediaType, source });
-      if (images.find(tx, id)) digestRefs.add(tx, repository, digest, id);
+      if (images.find(tx, id)) {
+        digestRefs.add(tx, repository, digest, id);
+        images.touch(tx, id); // a push is a use: prune --unused-for and --keep-storage spare it
+      }
     });
   }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { main } from '../../src/cli/index.js';
-import { openDatabase, tags } from '../../src/metadata/index.js';
+import { images, openDatabase, tags } from '../../src/metadata/index.js';
 import { createEngine, resolveConfig } from '../../src/engine/index.js';
 import { MediaType, sha256 } from '../../src/oci/index.js';
 import { RegistryError } from '../../src/errors/index.js';
@@ -79,8 +79,19 @@ test('push to another registry uploads every layer; skopeo reads the same digest
   const root = await mkdtemp(join(work, 'root-'));
   assert.equal((await lading(root, ['pull', `${reg.host}/src/img:1`])).code, 0);
   tagLocal(root, img.config.descriptor.digest, `${reg2.host}/dst/img`, '2');
+  const lastUsed = (set?: number): number | undefined => {
+    const db = openDatabase(join(root, 'lading.db'));
+    try {
+      if (set !== undefined) db.tx((tx) => images.touch(tx, img.config.descriptor.digest, set));
+      return db.read((tx) => images.find(tx, img.config.descriptor.digest)?.lastUsedAt);
+    } finally {
+      db.close();
+    }
+  };
+  lastUsed(1000);
   const r = await lading(root, ['push', `${reg2.host}/dst/img:2`]);
   assert.equal(r.code, 0, r.err);
+  assert.ok((lastUsed() ?? 0) > 1000, 'a push counts as a use (prune --unused-for, --keep-storage)');
   const lines = r.out.trimEnd().split('\n');
   assert.equal(lines[0], `The push refers to repository [${reg2.host}/dst/img]`);
   for (const id of ids(img)) {
