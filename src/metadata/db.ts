@@ -79,6 +79,31 @@ class TxImpl implements Tx {
   }
 }
 
+const isBusy = (e: unknown): boolean =>
+  e instanceof Database.SqliteError && (e.code.startsWith('SQLITE_BUSY') || e.code.startsWith('SQLITE_LOCKED'));
+
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Run `fn`, retrying while SQLite answers BUSY, until `timeoutMs` has passed. busy_timeout
+ * covers most waits, but SQLite returns some BUSY codes at once without calling the busy
+ * handler (WAL recovery, a journal-mode switch on a store another process is creating); two
+ * CLI processes starting together must queue for those too. Callers retry only what is safe to
+ * run again: opening, and transactions (rolled back before the retry).
+ */
+function retryBusy<T>(fn: () => T, timeoutMs: number): T {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return fn();
+    } catch (e) {
+      if (!isBusy(e) || Date.now() >= deadline) throw e;
+      // Synchronous like the rest of the store API; short, jittered naps.
+      Atomics.wait(napCell, 0, 0, Math.min(100, 5 * 2 ** Math.min(attempt, 5)) + Math.random() * 10);
+    }
+  }
+}
+
 /** Map SQLite failures to the error vocabulary; application errors pass through untouched. */
 function mapSqliteError(e: unknown, path: string): unknown {
   if (!(e instanceof Database.SqliteError)) return e;
@@ -112,13 +137,14 @@ export function openDatabase(path: string, o: OpenDatabaseOptions = {}): Db {
   } catch (e) {
     throw mapSqliteError(e, path);
   }
+  const busyTimeoutMs = Math.max(0, Math.floor(o.busyTimeoutMs ?? 10_000));
   try {
-    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(o.busyTimeoutMs ?? 10_000))}`);
-    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    retryBusy(() => sqlite.pragma('journal_mode = WAL'), busyTimeoutMs);
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
-    migrate(sqlite);
-    sqlite.exec(TEMP_TABLES);
+    retryBusy(() => migrate(sqlite), busyTimeoutMs);
+    retryBusy(() => sqlite.exec(TEMP_TABLES), busyTimeoutMs);
   } catch (e) {
     sqlite.close();
     throw mapSqliteError(e, path);
@@ -162,7 +188,22 @@ export function openDatabase(path: string, o: OpenDatabaseOptions = {}): Db {
   const run = <T>(fn: (tx: Tx) => T, writable: boolean): T => {
     if (closed) throw new LadingError('INTERNAL', 'metadata database is closed');
     try {
-      return (writable ? runner.immediate(fn, true) : runner.deferred(fn, false)) as T;
+      if (current !== undefined) return (writable ? runner.immediate(fn, true) : runner.deferred(fn, false)) as T;
+      // Outermost only: a retry re-runs the whole transaction. A write is retried only if BUSY
+      // came before `fn` ran (at BEGIN IMMEDIATE); reads have no effects to repeat.
+      let started = false;
+      const once = (tx: Tx): T => {
+        started = true;
+        return fn(tx);
+      };
+      return retryBusy(() => {
+        try {
+          return (writable ? runner.immediate(once, true) : runner.deferred(once, false)) as T;
+        } catch (e) {
+          if (writable && started && isBusy(e)) throw mapSqliteError(e, path);
+          throw e;
+        }
+      }, busyTimeoutMs);
     } catch (e) {
       throw mapSqliteError(e, path);
     }
