@@ -161,11 +161,11 @@ export class FsIngest implements Ingest {
         detail: { expected: total, found: this.bytes + len },
       });
     }
-    const buf = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs, len);
-    const p = writeAll(fh, buf, this.bytes);
+    // One vectored write for the batch (no copy into a joined buffer).
+    const p = writeAllv(fh, bufs, this.bytes);
     this.pending = p.catch(() => {});
     // Hash on the main thread while the write runs on the thread pool.
-    this.hash.update(buf);
+    for (const b of bufs) this.hash.update(b);
     try {
       await p;
     } catch (e) {
@@ -286,11 +286,18 @@ export class FsIngest implements Ingest {
   }
 }
 
-async function writeAll(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
-    off += bytesWritten;
+async function writeAllv(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+  let rest = bufs;
+  let pos = position;
+  while (rest.length > 0) {
+    const { bytesWritten } = await fh.writev(rest, pos);
+    pos += bytesWritten;
+    // A short write: drop what went out, keep the tail of a partly written buffer.
+    let n = bytesWritten;
+    let i = 0;
+    while (i < rest.length && n >= rest[i]!.length) n -= rest[i++]!.length;
+    rest = rest.slice(i);
+    if (n > 0) rest[0] = rest[0]!.subarray(n);
   }
 }
 
