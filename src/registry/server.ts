@@ -82,6 +82,10 @@ export async function startRegistryServer(o: RegistryServerOptions): Promise<Run
         const user = await issuer.handle(req, res, ctx.url);
         if (user) ctx.user = user;
       });
+      r.add('POST', /^\/token$/, 'token', async (req, res, ctx) => {
+        const user = await issuer.handlePost(req, res);
+        if (user) ctx.user = user;
+      });
     }
   });
   const tls = cfg.tls ? { cert: await readFile(cfg.tls.cert), key: await readFile(cfg.tls.key) } : undefined;

@@ -139,6 +139,32 @@ describe('bearer tokens from the built-in endpoint', () => {
     assert.equal((await call(`${reg.url}/v2/private/app/manifests/1`, 'GET', { auth: outside })).status, 401);
   });
 
+  test('POST /token (OAuth2, as containerd asks): password grant, refresh grant, refusals', async () => {
+    const post = (form: Record<string, string>) =>
+      request(`${reg.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form).toString(),
+      }).then(async (r) => ({ status: r.statusCode, doc: (await r.body.json()) as Record<string, string> }));
+    const scope = 'repository:team/app:pull';
+    const pw = await post({ grant_type: 'password', username: 'alice', password: 'alice-pw', service: 'lading-registry', scope, access_type: 'offline', client_id: 'test' });
+    assert.equal(pw.status, 200);
+    assert.equal(pw.doc.scope, scope);
+    assert.equal((await call(`${reg.url}/v2/team/app/manifests/1`, 'GET', { auth: `Bearer ${pw.doc.access_token}` })).status, 200);
+    assert.ok(pw.doc.refresh_token, 'access_type=offline returns a refresh token');
+    const refreshed = await post({ grant_type: 'refresh_token', refresh_token: pw.doc.refresh_token!, service: 'lading-registry', scope });
+    assert.equal(refreshed.status, 200);
+    assert.equal((await call(`${reg.url}/v2/team/app/manifests/1`, 'GET', { auth: `Bearer ${refreshed.doc.access_token}` })).status, 200);
+    assert.equal((await post({ grant_type: 'password', username: 'alice', password: 'wrong', scope })).status, 401);
+    const forged = await post({ grant_type: 'refresh_token', refresh_token: pw.doc.access_token!, scope });
+    assert.equal(forged.status, 401, 'an access token is not a refresh token');
+    assert.equal(forged.doc.error, 'invalid_grant');
+    assert.equal((await post({ grant_type: 'client_credentials', scope })).status, 400);
+    const other = await post({ grant_type: 'password', username: 'reader', password: 'reader-pw', scope: 'repository:private/app:pull' });
+    assert.equal(other.status, 200);
+    assert.equal(other.doc.scope, '', 'the policy grants nothing outside the reader\'s repositories');
+  });
+
   test('wrong credentials at the token endpoint, forged or garbage tokens', async () => {
     const r = await call(`${reg.url}/token?service=lading-registry&scope=repository:team/app:pull`, 'GET', { auth: basic('alice', 'wrong') });
     assert.equal(r.status, 401);
