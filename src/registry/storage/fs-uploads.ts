@@ -59,14 +59,7 @@ export class FsUploadStore implements UploadStore {
 
   async append(id: string, at: number, body: Readable, o: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<number> {
     return this.exclusive(id, async () => {
-      const data = join(this.paths.upload(id), 'data');
-      let fh;
-      try {
-        fh = await open(data, 'r+');
-      } catch (e) {
-        if (errno(e) === 'ENOENT') throw unknown(id);
-        throw e;
-      }
+      const fh = await this.openData(id);
       let closed = false;
       try {
         const offset = (await fh.stat()).size;
@@ -93,13 +86,7 @@ export class FsUploadStore implements UploadStore {
     return this.exclusive(id, async () => {
       const dir = this.paths.upload(id);
       const data = join(dir, 'data');
-      let fh;
-      try {
-        fh = await open(data, 'r+');
-      } catch (e) {
-        if (errno(e) === 'ENOENT') throw unknown(id);
-        throw e;
-      }
+      const fh = await this.openData(id);
       let size: number;
       let got: string;
       try {
@@ -162,6 +149,16 @@ export class FsUploadStore implements UploadStore {
       throw e;
     }
     await rm(trash, { recursive: true, force: true });
+  }
+
+  /** The upload's data file, opened for appending and reading; NOT_FOUND for an unknown upload. */
+  private async openData(id: string): Promise<import('node:fs/promises').FileHandle> {
+    try {
+      return await open(join(this.paths.upload(id), 'data'), 'r+');
+    } catch (e) {
+      if (errno(e) === 'ENOENT') throw unknown(id);
+      throw e;
+    }
   }
 
   private async hashState(id: string, fh: import('node:fs/promises').FileHandle, offset: number): Promise<HashState> {
