@@ -23,15 +23,15 @@ import {
 import { resolve as resolvePath } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createRequire } from 'node:module';
 import type { Header } from 'tar-stream';
-
-// Loaded on first use, so commands that never touch a tar do not pay for it.
-const tarStream = (): typeof import('tar-stream') => createRequire(import.meta.url)('tar-stream') as typeof import('tar-stream');
 import { LadingError, throwIfAborted } from '../errors/index.js';
 import type { Digest } from '../oci/index.js';
+import { lazyRequire } from '../util/index.js';
 import { cleanName, lstatQuiet, RootResolver } from './root-path.js';
 import { createSpecialNodes, type SpecialNode } from './special-nodes.js';
+
+// Loaded on first use, so commands that never touch a tar do not pay for it.
+const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
 export interface ApplyLayerOptions {
   /** Apply owners, setuid/setgid bits and device nodes (needs root). */

@@ -1,9 +1,10 @@
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-
-// Loaded on first use, so commands that never touch a tar do not pay for it.
-const tarStream = (): typeof import('tar-stream') => createRequire(import.meta.url)('tar-stream') as typeof import('tar-stream');
+import type * as ChildProcess from 'node:child_process';
 import { LadingError, throwIfAborted } from '../errors/index.js';
+import { lazyRequire } from '../util/index.js';
+
+// Loaded on first use, so commands that never touch a tar do not pay for them.
+const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
+const childProcess = lazyRequire<typeof ChildProcess>('node:child_process');
 
 /**
  * Node has no mknod, mkfifo or xattr API. GNU tar has all three, so the nodes of one layer
@@ -58,7 +59,7 @@ async function buildTar(nodes: readonly SpecialNode[], opaqueDirs: readonly stri
 
 function runTar(args: string[], input: Buffer, o: { signal?: AbortSignal | undefined; maxOutput?: number }): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn('tar', args, { stdio: ['pipe', 'pipe', 'pipe'], signal: o.signal });
+    const child = childProcess().spawn('tar', args, { stdio: ['pipe', 'pipe', 'pipe'], signal: o.signal });
     const out: Buffer[] = [];
     let outLen = 0;
     let err = '';

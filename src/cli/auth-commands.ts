@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import { readLimited } from '../util/index.js';
 import type { CommandContext } from './context.js';
 import { ClientError } from './output.js';
@@ -24,6 +23,8 @@ export function registerAuthCommands(program: Command, ctx: CommandContext): voi
       }
       let username = opts.username;
       if (!username || password === undefined) {
+        // Loaded here: only an interactive login prompts.
+        const { createInterface } = await import('node:readline/promises');
         const rl = createInterface({ input: io.stdin ?? process.stdin, output: process.stderr, terminal: false });
         try {
           if (!username) username = (await rl.question('Username: ')).trim();

@@ -1,12 +1,12 @@
 import { PassThrough, type Transform } from 'node:stream';
-import { constants, createGunzip, createGzip } from 'node:zlib';
-import { createRequire } from 'node:module';
-
-// Loaded on first use: a native addon most commands (and most images, gzip-layered) never need.
-const require = createRequire(import.meta.url);
-const zstd = (): typeof import('zstd-napi') => require('zstd-napi') as typeof import('zstd-napi');
+import type * as Zlib from 'node:zlib';
 import { LadingError } from '../errors/index.js';
+import { lazyRequire } from '../util/index.js';
 import type { Compression } from './detect.js';
+
+// Loaded on first use: most commands never (de)compress, and zstd is a native addon.
+const zlib = lazyRequire<typeof Zlib>('node:zlib');
+const zstd = lazyRequire<typeof import('zstd-napi')>('zstd-napi');
 
 /**
  * Output chunk size for gunzip. zlib's default (16 KiB) costs a stream hop per 16 KiB; measured
@@ -19,7 +19,7 @@ const GUNZIP_CHUNK = 256 * 1024;
 export function decompressStream(kind: Compression): Transform {
   switch (kind) {
     case 'gzip':
-      return createGunzip({ chunkSize: GUNZIP_CHUNK });
+      return zlib().createGunzip({ chunkSize: GUNZIP_CHUNK });
     case 'zstd':
       return new (zstd().DecompressStream)();
     case 'none':
@@ -36,11 +36,11 @@ export interface CompressOptions {
 export function compressStream(kind: Compression, o: CompressOptions = {}): Transform {
   switch (kind) {
     case 'gzip': {
-      const level = o.level ?? constants.Z_DEFAULT_COMPRESSION;
-      if (level !== constants.Z_DEFAULT_COMPRESSION && (level < 1 || level > 9 || !Number.isInteger(level))) {
+      const level = o.level ?? zlib().constants.Z_DEFAULT_COMPRESSION;
+      if (level !== zlib().constants.Z_DEFAULT_COMPRESSION && (level < 1 || level > 9 || !Number.isInteger(level))) {
         throw new LadingError('INVALID_ARGUMENT', `invalid gzip compression level: ${level}`);
       }
-      return createGzip({ level });
+      return zlib().createGzip({ level });
     }
     case 'zstd': {
       const level = o.level ?? 3;

@@ -1,8 +1,11 @@
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pack } from 'tar-stream';
+import { lazyRequire } from '../util/index.js';
 import { LadingError } from '../errors/index.js';
 import { digestHex, parseDigest, type Descriptor, type Digest } from '../oci/index.js';
+
+// Loaded on first use, so commands that never touch a tar do not pay for it.
+const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
 /** One line of a docker-archive's `manifest.json`. */
 export interface ArchiveManifestEntry {
@@ -60,7 +63,7 @@ export interface WriteArchiveOptions {
  * blob digests name them); Docker's load decompresses them and checks their diff IDs. Each blob once.
  */
 export async function writeImageArchive(out: Writable, images: ArchiveImage[], o: WriteArchiveOptions = {}): Promise<{ blobs: number; omitted: number }> {
-  const p = pack();
+  const p = tarStream().pack();
   const done = pipeline(p, out, o.signal ? { signal: o.signal } : {});
   const written = new Set<string>();
   let omitted = 0;

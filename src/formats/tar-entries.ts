@@ -1,9 +1,13 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { extract, type Header } from 'tar-stream';
+import type { Header } from 'tar-stream';
+import { lazyRequire } from '../util/index.js';
 import { LadingError, canceled } from '../errors/index.js';
 import { autoDecompress } from '../compression/index.js';
+
+// Loaded on first use, so commands that never touch a tar do not pay for it.
+const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
 export interface TarEntry {
   /** Normalised path: no leading `./` or `/`. */
@@ -24,7 +28,7 @@ export function normaliseEntryName(name: string): string {
  * ending it cleanly, so callers never act on part of an archive.
  */
 export async function* tarEntries(input: Readable, o: { signal?: AbortSignal } = {}): AsyncGenerator<TarEntry> {
-  const ex = extract();
+  const ex = tarStream().extract();
   const feeding = pipeline(input, autoDecompress(), ex as unknown as Writable, o.signal ? { signal: o.signal } : {});
   let failure: unknown;
   feeding.catch((e: unknown) => {

@@ -1,11 +1,14 @@
-import { spawn } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { LadingError, throwIfAborted } from '../errors/index.js';
-import { atomicWrite } from '../util/index.js';
+import { atomicWrite, lazyRequire } from '../util/index.js';
 import { DOCKER_HUB_AUTH_KEY, isDockerHub } from './hosts.js';
 import type { Logger } from './logger.js';
+
+// Loaded on first use: only credential helpers need it.
+const childProcess = lazyRequire<typeof ChildProcess>('node:child_process');
 
 /** Credentials for one registry, with Docker's config.json field names. */
 export interface AuthConfig {
@@ -168,7 +171,7 @@ export class DockerConfigCredentials implements Credentials {
   private runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string, signal: AbortSignal | undefined): Promise<HelperResult> {
     throwIfAborted(signal);
     return new Promise((resolve, reject) => {
-      const child = spawn(`docker-credential-${helper}`, [action], {
+      const child = childProcess().spawn(`docker-credential-${helper}`, [action], {
         env: this.env,
         stdio: ['pipe', 'pipe', 'pipe'],
         ...(signal ? { signal } : {}),

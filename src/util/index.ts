@@ -8,3 +8,4 @@ export * from './read-limited.js';
 export * from './format.js';
 export * from './failpoint.js';
 export * from './parse-units.js';
+export * from './lazy-require.js';
