@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI lives in the compiled package (npm run build).
+// Launcher: runs the bundled CLI (dist/lading.cjs, made by `npm run build`) from V8's code cache.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 
 // undici parses HTTP with a WebAssembly build of llhttp, which V8 recompiles with TurboFan in
 // the background; a short command then waits ~150-250 ms at exit for that compile. Liftoff's
 // baseline code parses as fast for our traffic (measured on 160 MB of blobs), so skip tier-up.
+// Set before any compile: V8 rejects code caches made under other flags.
 setFlagsFromString('--liftoff-only');
 
 // `lading images | head`: a reader that went away is not an error (Go's CLI dies of SIGPIPE
@@ -16,5 +19,11 @@ for (const s of [process.stdout, process.stderr]) {
   });
 }
 
-const { main } = await import('../dist/src/cli/index.js');
+const bundle = fileURLToPath(new URL('../dist/lading.cjs', import.meta.url));
+if (!existsSync(bundle)) {
+  process.stderr.write(`lading: ${bundle} is missing: run \`npm run build\` first\n`);
+  process.exit(1);
+}
+const { runCachedScript } = await import('../dist/src/util/cached-script.js');
+const { main } = runCachedScript(bundle, `${bundle}.cache`).exports;
 process.exitCode = await main(process.argv.slice(2));
