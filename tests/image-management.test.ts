@@ -393,6 +393,46 @@ describe('prune, df, history, check', () => {
     }
   });
 
+  test('system df --format: templates per type, json lines, and with -v one report over the images', async () => {
+    const root = freshRoot();
+    const { v1, v2, alpine } = await tuDemo(root);
+    const { humanSize } = await import('../src/util/index.js');
+    const total = humanSize(diskBytes(root), 4);
+    const plain = await lading(root, ['system', 'df', '--format', '{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}']);
+    assert.deepEqual(plain, {
+      code: 0,
+      out: `Images|3|0|${total}|${total} (100%)\nContainers|0|0|0B|0B\nLocal Volumes|0|0|0B|0B\nBuild Cache|0|0|0B|0B\n`,
+      err: '',
+    });
+    const table = (await lading(root, ['system', 'df', '--format', 'table {{.Type}}\t{{.Size}}'])).out.split('\n');
+    assert.deepEqual(table.slice(0, 2), ['TYPE            SIZE', `Images          ${total}`]);
+    const json = (await lading(root, ['system', 'df', '--format', 'json'])).out.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+    assert.deepEqual(json[0], { Active: '0', Reclaimable: `${total} (100%)`, Size: total, TotalCount: '3', Type: 'Images' });
+    assert.equal(json.length, 4);
+
+    const report = JSON.parse((await lading(root, ['system', 'df', '-v', '--format', 'json'])).out) as {
+      Images: Array<Record<string, string>>;
+      Containers: unknown[];
+    };
+    const ids = [v2, v1, alpine].map(short);
+    assert.deepEqual(report.Images.map((i) => i.ID), ids);
+    assert.deepEqual(Object.keys(report.Images[0]!), ['Containers', 'CreatedAt', 'CreatedSince', 'Digest', 'ID', 'Repository', 'SharedSize', 'Size', 'Tag', 'UniqueSize', 'VirtualSize']);
+    assert.deepEqual(report.Containers, []);
+    const ranged = await lading(root, ['system', 'df', '-v', '--format', '{{range .Images}}{{.ID}} {{.UniqueSize}};{{end}}']);
+    const engine = (await import('../src/engine/index.js')).createEngine(
+      (await import('../src/engine/index.js')).resolveConfig({ flags: { root }, env: { LADING_SNAPSHOTTER: 'native' } }),
+    );
+    try {
+      const u = engine.diskUsage();
+      assert.equal(ranged.out, `${u.images.map((i) => `${i.id.slice(7, 19)} ${humanSize(i.uniqueSize)};`).join('')}\n`);
+    } finally {
+      engine.close();
+    }
+    const vt = (await lading(root, ['system', 'df', '-v', '--format', 'table {{.ID}}\t{{.SharedSize}}'])).out.split('\n');
+    assert.deepEqual(vt.slice(0, 3), ['Images space usage:', '', 'IMAGE ID       SHARED SIZE']);
+    assert.equal(vt[3]!.split(/\s+/)[0], ids[0]);
+  });
+
   test('system check finds a corrupt blob and a missing snapshot; --repair removes the broken images', async () => {
     const root = freshRoot();
     const { v1, alpine } = await tuDemo(root);

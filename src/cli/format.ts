@@ -47,6 +47,9 @@ function offset(d: Date, sep: string): string {
   return `${sign}${pad2(Math.floor(a / 60))}${sep}${pad2(a % 60)}`;
 }
 
+/** Go's zero time, what Docker shows for an image without `created`. */
+export const GO_ZERO_TIME = '0001-01-01 00:00:00 +0000 UTC';
+
 /** Go's default time layout in local time: `2026-11-23 06:48:22 +0000 UTC`. */
 export function goLocalTime(ms: number): string {
   const d = new Date(ms);

@@ -3,13 +3,29 @@ import { shortId } from '../oci/index.js';
 import { parseTagTarget } from '../reference/index.js';
 import { humanDuration, humanSize, parseByteSize, parseGoDuration } from '../util/index.js';
 import type { CommandContext } from './context.js';
-import { parseFilterFlags, parseFormat, renderTemplate, rfc3339Local } from './format.js';
+import { GO_ZERO_TIME, goLocalTime, parseFilterFlags, parseFormat, renderTemplate, rfc3339Local } from './format.js';
 import { TemplateContext, type GoTemplate } from './go-template.js';
 import { collectValues } from './images-list.js';
 import { ClientError, reportError } from './output.js';
 import { renderTable } from './table.js';
 
 type Event = { untagged: string } | { deleted: string };
+
+const DF_HEADERS: Record<string, string> = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
+
+const DF_IMAGE_HEADERS: Record<string, string> = {
+  Repository: 'REPOSITORY',
+  Tag: 'TAG',
+  ID: 'IMAGE ID',
+  Digest: 'DIGEST',
+  CreatedSince: 'CREATED',
+  CreatedAt: 'CREATED AT',
+  Size: 'SIZE',
+  VirtualSize: 'SIZE',
+  SharedSize: 'SHARED SIZE',
+  UniqueSize: 'UNIQUE SIZE',
+  Containers: 'CONTAINERS',
+};
 
 const exactBytes = (n: number) => `${humanSize(n, 4)} (${n} bytes)`;
 
@@ -193,18 +209,48 @@ export function registerManageCommands(program: Command, ctx: CommandContext): v
   const df = (cmd: Command) =>
     cmd
       .option('-v, --verbose', 'show detailed information on space usage')
+      .option('--format <format>', "format output: 'table', 'table TEMPLATE', 'json' or a Go template")
       .description('Show disk usage')
-      .action((opts: { verbose?: boolean }) => {
+      .action((opts: { verbose?: boolean; format?: string }) => {
+        const format = parseFormat(opts.format);
         const u = ctx.engine.get().diskUsage();
         const now = io.now();
+        const created = (c: number | undefined) => (c === undefined ? 'N/A' : `${humanDuration(now - c)} ago`);
         if (opts.verbose) {
+          if (format.template) {
+            const imageContexts = u.images.map(
+              (i) =>
+                new TemplateContext('*formatter.imageContext', {
+                  Containers: String(i.containers),
+                  CreatedAt: () => (i.created === undefined ? GO_ZERO_TIME : goLocalTime(i.created)),
+                  CreatedSince: () => created(i.created),
+                  Digest: '<none>',
+                  ID: shortId(i.id),
+                  Repository: i.repository,
+                  SharedSize: () => humanSize(i.sharedSize),
+                  Size: () => humanSize(i.size),
+                  Tag: i.tag,
+                  UniqueSize: () => humanSize(i.uniqueSize),
+                  VirtualSize: () => humanSize(i.size),
+                }),
+            );
+            if (format.kind === 'table') {
+              out(`Images space usage:\n\n${renderTemplate(format as typeof format & { template: GoTemplate }, imageContexts, DF_IMAGE_HEADERS, '*formatter.imageContext')}`);
+              return;
+            }
+            // Docker runs a non-table template once over the whole report: {{json .}} is one
+            // document, {{range .Images}} walks the images.
+            const report = new TemplateContext('*formatter.diskUsageContext', { Images: imageContexts, Containers: [], Volumes: [], BuildCache: [] });
+            out(`${format.template.execute(report)}\n`);
+            return;
+          }
           const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', 'SHARED SIZE', 'UNIQUE SIZE', 'CONTAINERS']];
           for (const i of u.images) {
             rows.push([
               i.repository,
               i.tag,
               shortId(i.id),
-              i.created === undefined ? 'N/A' : `${humanDuration(now - i.created)} ago`,
+              created(i.created),
               humanSize(i.size),
               humanSize(i.sharedSize),
               humanSize(i.uniqueSize),
@@ -216,15 +262,21 @@ export function registerManageCommands(program: Command, ctx: CommandContext): v
         }
         const pct = u.totalBytes > 0 ? ` (${Math.floor((u.reclaimableBytes * 100) / u.totalBytes)}%)` : '';
         // lading has no containers, volumes or build cache yet: those rows are truthfully empty.
-        out(
-          renderTable([
-            ['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'],
-            ['Images', String(u.images.length), String(u.active), humanSize(u.totalBytes, 4), `${humanSize(u.reclaimableBytes, 4)}${pct}`],
-            ['Containers', '0', '0', '0B', '0B'],
-            ['Local Volumes', '0', '0', '0B', '0B'],
-            ['Build Cache', '0', '0', '0B', '0B'],
-          ]),
-        );
+        const types: string[][] = [
+          ['Images', String(u.images.length), String(u.active), humanSize(u.totalBytes, 4), `${humanSize(u.reclaimableBytes, 4)}${pct}`],
+          ['Containers', '0', '0', '0B', '0B'],
+          ['Local Volumes', '0', '0', '0B', '0B'],
+          ['Build Cache', '0', '0', '0B', '0B'],
+        ];
+        if (format.template) {
+          const contexts = types.map(
+            ([Type, TotalCount, Active, Size, Reclaimable]) =>
+              new TemplateContext('*formatter.diskUsageContext', { Type, TotalCount, Active, Size, Reclaimable }),
+          );
+          out(renderTemplate(format as typeof format & { template: GoTemplate }, contexts, DF_HEADERS, '*formatter.diskUsageContext'));
+          return;
+        }
+        out(renderTable([['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], ...types]));
       });
 
   const check = (cmd: Command) =>
