@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { blobs, digestRefs, images, openDatabase, refGroups, tags } from '../metadata/index.js';
 import { sha256, type Digest } from '../oci/index.js';
+import { familiarName, parseReference, repositoryName } from '../reference/index.js';
 import { filterImages } from './list-filter.js';
 import { familiarRepository, imageRowColumns, imageRows, packedImageRows, type ImageRow, type ImageRowColumns } from './list-rows.js';
 
@@ -208,4 +209,25 @@ test('packed references: groups in order, a group the scan left unsorted is sort
     ['docker.io/library/a', '1', '2'],
     ['docker.io/library/a-b', 'x', 'z'],
   ]);
+});
+
+test('familiar repository names: the fast path for other registries agrees with the parser', () => {
+  const component = fc.stringMatching(/^[a-z0-9]+(?:[._-][a-z0-9]+)?$/);
+  const host = fc.oneof(
+    fc.constantFrom('docker.io', 'index.docker.io', 'localhost', 'localhost:5000', 'Docker.io', 'registry:5000', '127.0.0.1:5001', '[::1]:5000', 'host_name.io'),
+    fc.tuple(component, component).map(([a, b]) => `${a}.${b}`),
+  );
+  const name = fc.tuple(fc.option(host, { nil: undefined }), fc.array(component, { minLength: 1, maxLength: 3 })).map(([h, p]) => (h ? `${h}/` : '') + p.join('/'));
+  fc.assert(
+    fc.property(name, (s) => {
+      let r;
+      try {
+        r = parseReference(s);
+      } catch {
+        return; // not a name the store could hold
+      }
+      assert.equal(familiarRepository(repositoryName(r)), familiarName(r));
+    }),
+    { numRuns: 2000 },
+  );
 });

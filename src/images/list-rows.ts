@@ -28,7 +28,15 @@ export interface ImageRow {
 }
 
 const familiarRepoCache = new Map<string, string>();
+/** The familiar form of a full repository name as the store records it (`docker.io/library/x` -> `x`). */
 export function familiarRepository(full: string): string {
+  // Only Hub names change: another registry's name is its own familiar form, no parse needed
+  // (a store of 1000 registry repositories would otherwise parse each one).
+  const slash = full.indexOf('/');
+  if (slash > 0) {
+    const first = full.slice(0, slash);
+    if (first !== 'docker.io' && first !== 'index.docker.io' && (first.includes('.') || first.includes(':') || first === 'localhost')) return full;
+  }
   let f = familiarRepoCache.get(full);
   if (f === undefined) {
     f = familiarName(parseReference(full));
