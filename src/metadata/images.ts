@@ -354,7 +354,6 @@ export const images = {
     const tagsOf = packedRefs(tx, 'tags');
     const digestsOf = packedRefs(tx, 'digest_refs');
     const out = new Array<ImageListEntry>(rows.length);
-    const byId = new Map<string, ImageListEntry>();
     let parents: string[] | undefined;
     for (let k = 0; k < rows.length; k++) {
       const r = rows[k]!;
@@ -372,10 +371,10 @@ export const images = {
         digests: unpackRefs(digestsOf.get(r[0]), digestRef, '@'),
       };
       out[k] = e;
-      if (parents !== undefined) byId.set(e.id, e);
     }
     if (parents !== undefined) {
-      if (byId.size < out.length) for (const e of out) byId.set(e.id, e);
+      const byId = new Map<string, ImageListEntry>();
+      for (const e of out) byId.set(e.id, e);
       for (const p of parents) {
         const e = byId.get(p);
         if (e !== undefined) e.hasChildren = true;
