@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 import { shortId } from '../oci/index.js';
 import { humanDuration, humanSize } from '../util/index.js';
 import { imageRows, type Engine, type ImageRow } from '../engine/index.js';
-
-type ImageRowColumns = ReturnType<Engine['listImageRows']>;
 import type { CommandContext } from './context.js';
 import { goLocalTime, parseFilterFlags, parseFormat, renderTemplate } from './format.js';
 import { GoTemplate, TemplateContext } from './go-template.js';
+
+/** Rows column-wise, as engine.listImageRows answers them. */
+type ImageRowColumns = ReturnType<Engine['listImageRows']>;
 
 export const collectValues = (v: string, prev: string[] = []): string[] => [...prev, v];
 
