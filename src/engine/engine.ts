@@ -12,9 +12,12 @@ import {
   ImageStore,
   pullImage,
   listImages,
+  listImageRows,
+  imageRowColumns,
   inspectImage,
   readImageTree,
   type ImageInspect,
+  type ImageRowColumns,
   type ListedImage,
   type OnProgress,
   type PullResult,
@@ -51,6 +54,11 @@ export interface Engine extends TransferMethods {
    * Without `all`, untagged intermediate images are hidden.
    */
   listImages(o?: { all?: boolean; filters?: ImageFilters }): ListedImage[];
+  /**
+   * The rows `docker images` prints for the same selection, column-wise: no object per row or
+   * reference, for stores of tens of thousands of tags. `digests`: a row per digest (--digests).
+   */
+  listImageRows(o?: { all?: boolean; filters?: ImageFilters; digests?: boolean }): ImageRowColumns;
   /** docker tag SOURCE TARGET. */
   tag(source: string, target: string): void;
   /** docker rmi, one result per name in order; `dryRun` rolls everything back and reports the same. */
@@ -145,6 +153,13 @@ export function createEngine(config: Config, o: EngineOptions = {}): Engine {
     pull: async (ref, po = {}) => pullImage(await getStore(), toRef(ref), po),
     listImages: (lo = {}) =>
       filterImages(listImages(db), lo.filters ?? {}, { all: lo.all === true, now: clock.now(), resolve: (name) => findImage(db, name) }),
+    listImageRows: (lo = {}) => {
+      const all = lo.all === true;
+      const digests = lo.digests === true;
+      const filters = lo.filters ?? {};
+      if (Object.keys(filters).length === 0) return listImageRows(db, { all, digests });
+      return imageRowColumns(filterImages(listImages(db), filters, { all, now: clock.now(), resolve: (name) => findImage(db, name) }), { digests });
+    },
     inspectImage: (name) => {
       const view = inspectImage(db, content, name, { graphDriver: snapshotter.kind });
       touchImage(manage, view.Id as Digest);

@@ -5,8 +5,7 @@ import { digestRefs, images, resolveImage, snapshots, tags, type Db, type ImageR
 import { parseImageConfig, MAX_MANIFEST_BYTES } from '../oci/index.js';
 import { familiarString, parseReference, repositoryName, withDefaultTag } from '../reference/index.js';
 import { inspectView, type ImageInspect } from './inspect-view.js';
-import type { ListedImage } from './list-rows.js';
-import { familiarRepository } from './list-rows.js';
+import { familiarRepository, packedImageRows, type ImageRowColumns, type ListedImage } from './list-rows.js';
 
 /** The reference parser in metadata's terms; unparsable strings fall through to ID prefixes. */
 export function parseName(s: string): ParsedName | undefined {
@@ -36,26 +35,17 @@ export function findImage(db: Db, name: string): ImageRecord {
   return found.image;
 }
 
+/** Every image with its references, newest first: the listing rows are the result (no copy). */
 export function listImages(db: Db): ListedImage[] {
-  const all = db.read((tx) => images.listForDisplay(tx));
-  const parents = new Set<string>();
-  for (const s of all) if (s.parentId !== undefined) parents.add(s.parentId);
-  const out = new Array<ListedImage>(all.length);
-  for (let i = 0; i < all.length; i++) {
-    const s = all[i]!;
-    out[i] = {
-      id: s.id,
-      created: s.created,
-      size: s.size,
-      tags: s.repoTags,
-      digests: s.repoDigests,
-      labels: s.labels,
-      parentId: s.parentId,
-      hasChildren: parents.size > 0 && parents.has(s.id),
-      lastUsedAt: s.lastUsedAt,
-    };
-  }
-  return out;
+  return db.read((tx) => images.listForDisplay(tx));
+}
+
+/**
+ * The rows of `images` without filters, straight from the store's packed listing: no object
+ * per reference or per row (the default table of a 50k-tag store).
+ */
+export function listImageRows(db: Db, o: { all: boolean; digests: boolean }): ImageRowColumns {
+  return packedImageRows(db.read((tx) => images.listPacked(tx)), o);
 }
 
 export function inspectImage(db: Db, content: ContentStore, name: string, o: { graphDriver: string }): ImageInspect {

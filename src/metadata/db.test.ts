@@ -50,6 +50,29 @@ describe('openDatabase', () => {
     }
   });
 
+  test('a store at an older schema version is migrated forward, its rows kept', () => {
+    const path = freshPath();
+    // A version-1 store, as the first release wrote it.
+    const db1 = openDatabase(path);
+    db1.tx((tx) => {
+      tx.run(`DROP INDEX digest_refs_by_digest`);
+      tx.run(`PRAGMA user_version = 1`);
+    });
+    putBlob(db1, 1);
+    db1.close();
+    const db = openDatabase(path);
+    try {
+      assert.equal(countBlobs(db), 1);
+      db.read((tx) => {
+        assert.equal(tx.get<{ user_version: number }>('PRAGMA user_version')!.user_version, MIGRATIONS.length);
+        const plan = tx.all<{ detail: string }>(`EXPLAIN QUERY PLAN SELECT 1 FROM digest_refs WHERE digest = ? LIMIT 1`, 'x');
+        assert.match(plan.map((r) => r.detail).join(' '), /USING COVERING INDEX digest_refs_by_digest/);
+      });
+    } finally {
+      db.close();
+    }
+  });
+
   test('a file from a newer lading is refused with UNSUPPORTED', () => {
     const path = freshPath();
     const db = openDatabase(path);

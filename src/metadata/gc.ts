@@ -15,7 +15,9 @@ export interface GcOptions {
   /**
    * Sweep only these (what the images just deleted referenced), checking each against the same
    * roots instead of marking the whole store: rmi of one image in a store of 10k stays cheap.
-   * Snapshots must be listed children first (an image's chain, top layer first).
+   * Of these candidates it frees exactly what the full sweep would (an image's snapshot
+   * candidates must include its whole chain); garbage the store already held, if any, is left
+   * for the next full sweep (prune, system check).
    */
   only?: { blobs: readonly string[]; snapshots: readonly string[] };
 }
@@ -203,15 +205,31 @@ function sweepCandidates(tx: Tx, now: number, roots: readonly RootSource[], only
   const rooted = (sql: string | undefined, key: string): boolean =>
     sql !== undefined && tx.get(`SELECT 1 FROM (${sql}) WHERE key = @key LIMIT 1`, { key, ...(sql.includes('@now') ? { now } : {}) }) !== undefined;
   const out: GcResult = { blobs: [], snapshots: [], images: [], bytes: 0 };
-  for (const c of new Set(only.snapshots)) {
-    const row = tx.get<{ size: number }>(`SELECT size FROM snapshots WHERE chain_id = ?`, c);
-    if (!row) continue;
-    if (tx.get(`SELECT 1 FROM image_snapshots WHERE chain_id = ? LIMIT 1`, c)) continue;
-    if (tx.get(`SELECT 1 FROM snapshots WHERE parent_chain_id = ? LIMIT 1`, c)) continue;
-    if (roots.some((r) => rooted(r.snapshotRootsSql, c))) continue;
-    tx.run(`DELETE FROM snapshots WHERE chain_id = ?`, c);
-    out.snapshots.push(c as Digest);
-    out.bytes += row.size;
+  // A snapshot goes once nothing holds it, children included. Candidates come image by image, top
+  // first, but a candidate can be the parent of one listed after it (an image and its pruned
+  // parent image diverge above a shared layer): pass again while a pass deleted something, so
+  // every parent follows its children, as the full sweep's depth order does.
+  let pending = [...new Set(only.snapshots)];
+  for (let progress = true; progress && pending.length > 0; ) {
+    progress = false;
+    const kept: string[] = [];
+    for (const c of pending) {
+      const row = tx.get<{ size: number }>(`SELECT size FROM snapshots WHERE chain_id = ?`, c);
+      if (!row) continue;
+      if (
+        tx.get(`SELECT 1 FROM image_snapshots WHERE chain_id = ? LIMIT 1`, c) ||
+        tx.get(`SELECT 1 FROM snapshots WHERE parent_chain_id = ? LIMIT 1`, c) ||
+        roots.some((r) => rooted(r.snapshotRootsSql, c))
+      ) {
+        kept.push(c);
+        continue;
+      }
+      tx.run(`DELETE FROM snapshots WHERE chain_id = ?`, c);
+      out.snapshots.push(c as Digest);
+      out.bytes += row.size;
+      progress = true;
+    }
+    pending = kept;
   }
   for (const b of [...new Set(only.blobs)].sort()) {
     const row = tx.get<{ size: number }>(`SELECT size FROM blobs WHERE digest = ?`, b);

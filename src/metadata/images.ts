@@ -41,17 +41,41 @@ export interface ImageSummary extends ImageRecord {
   repoDigests: DigestRef[];
 }
 
-/** A light listing row (`images`): what the table, filters and formats use. */
+/**
+ * A light listing row (`images`): what the table, filters and formats use. Its shape is the
+ * images module's ListedImage, so a listing goes to callers without another copy.
+ */
 export interface ImageListEntry {
   id: Digest;
   created: number | undefined;
   size: number;
   labels: Record<string, string>;
   parentId: Digest | undefined;
+  /** Another image names this one as its parent (an intermediate image when untagged). */
+  hasChildren: boolean;
   /** Last use, or when it was added. */
   lastUsedAt: number;
-  repoTags: TagRef[];
-  repoDigests: DigestRef[];
+  /** RepoTags and RepoDigests in Docker's order (lexical by full reference string). */
+  tags: TagRef[];
+  digests: DigestRef[];
+}
+
+/**
+ * An image's references of one kind as SQLite joins them: one group per repository, in repository
+ * order, each `repository\nref\nref…` with its refs (tags or digests) in order, groups separated
+ * by `\v`; '' when there are none. Names, tags and digests never contain either separator
+ * (reference grammar). Read it with `forEachRefGroup`.
+ */
+export type PackedRefs = string;
+
+/** A listing row with its references packed: no object per reference, for 50k-row tables. */
+export interface PackedImage {
+  id: Digest;
+  created: number | undefined;
+  size: number;
+  parentId: Digest | undefined;
+  tags: PackedRefs;
+  digests: PackedRefs;
 }
 
 export interface ImageInput {
@@ -124,6 +148,84 @@ function toImage(r: ImageRow): ImageRecord {
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const TAG_ORDER = `repository || ':' || tag`;
 const DIGEST_ORDER = `repository || '@' || digest`;
+
+/** Put RepoTags and RepoDigests in Docker's order (names are ASCII: code-unit order is SQLite's BINARY). */
+function sortReferences(tags: TagRef[], digests: DigestRef[]): void {
+  if (tags.length > 1) tags.sort((a, b) => cmp(`${a.repository}:${a.tag}`, `${b.repository}:${b.tag}`));
+  if (digests.length > 1) digests.sort((a, b) => cmp(`${a.repository}@${a.digest}`, `${b.repository}@${b.digest}`));
+}
+
+/**
+ * The groups of packed references, each `[repository, ref, ref…]` with its refs in order (tags
+ * or digests; group_concat joins in scan order, which SQLite does not promise, so it is checked).
+ */
+export function refGroups(packed: PackedRefs): string[][] {
+  if (packed === '') return [];
+  const groups = packed.indexOf('\v') < 0 ? [packed] : packed.split('\v');
+  const out = new Array<string[]>(groups.length);
+  for (let g = 0; g < groups.length; g++) {
+    const refs = groups[g]!.split('\n');
+    for (let k = 2; k < refs.length; k++) {
+      if (refs[k]! < refs[k - 1]!) {
+        const repository = refs.shift()!;
+        refs.sort().unshift(repository);
+        break;
+      }
+    }
+    out[g] = refs;
+  }
+  return out;
+}
+
+/**
+ * Image ID -> its packed references of one table (tags or digest_refs), one grouped scan of the
+ * table's covering index on (image_id, repository, ref): a row per (image, repository), not per
+ * reference, and no sorter.
+ */
+function packedRefs(tx: Tx, table: 'tags' | 'digest_refs'): Map<string, PackedRefs> {
+  const ref = table === 'tags' ? 'tag' : 'digest';
+  // One string per row (`image_id\trepository\nref…`): better-sqlite3 makes no array per row.
+  const rows = tx.pluck<string>(
+    `SELECT image_id || char(9) || repository || char(10) || group_concat(${ref}, char(10)) FROM ${table}
+     GROUP BY image_id, repository ORDER BY image_id, repository`,
+  );
+  const out = new Map<string, PackedRefs>();
+  for (let k = 0; k < rows.length; k++) {
+    const r = rows[k]!;
+    const tab = r.indexOf('\t');
+    const id = r.slice(0, tab);
+    const group = r.slice(tab + 1);
+    const prev = out.get(id);
+    out.set(id, prev === undefined ? group : `${prev}\v${group}`);
+  }
+  return out;
+}
+
+/** References from packed ones, an object each, in Docker's order (by full reference string). */
+function unpackRefs<T>(packed: PackedRefs | undefined, make: (repository: string, ref: string) => T, sep: string): T[] {
+  if (packed === undefined) return [];
+  const groups = refGroups(packed);
+  if (groups.length === 1) {
+    const refs = groups[0]!;
+    const out = new Array<T>(refs.length - 1);
+    for (let k = 1; k < refs.length; k++) out[k - 1] = make(refs[0]!, refs[k]!);
+    return out;
+  }
+  // Groups come in repository order; Docker's is by full reference ("a-b:1" before "a:1").
+  const full: string[] = [];
+  const byFull = new Map<string, T>();
+  for (const refs of groups) {
+    for (let k = 1; k < refs.length; k++) {
+      const f = `${refs[0]!}${sep}${refs[k]!}`;
+      full.push(f);
+      byFull.set(f, make(refs[0]!, refs[k]!));
+    }
+  }
+  return full.sort().map((f) => byFull.get(f)!);
+}
+
+const tagRef = (repository: string, tag: string): TagRef => ({ repository, tag });
+const digestRef = (repository: string, digest: string): DigestRef => ({ repository, digest: digest as Digest });
 
 /** Docker's image store: image rows and their blob and snapshot edges. */
 export const images = {
@@ -216,55 +318,67 @@ export const images = {
   },
 
   /**
-   * What `images` needs, cheaply: no manifest or platform columns, tags and digests joined per
-   * image by SQLite (one row per image instead of one per tag: at 10k images and 50k tags the
-   * row objects, not the query, dominate). References come in Docker's order.
+   * `images` with its references packed (see PackedRefs): three scans and a row per (image,
+   * repository) instead of a subquery, sorter or object per reference. At 10k images and 50k
+   * tags, per-image sorters and per-reference objects, not the scans, cost most. Newest first.
    */
-  listForDisplay(tx: Tx): ImageListEntry[] {
-    const rows = tx.all<{
-      id: Digest;
-      created: number | null;
-      size: number;
-      labels_json: string;
-      parent_id: Digest | null;
-      last_used: number;
-      tags: string | null;
-      digests: string | null;
-    }>(
-      `SELECT i.id, i.created, i.size, i.labels_json, i.parent_id, coalesce(i.last_used_at, i.added_at) AS last_used,
-         (SELECT group_concat(repository || char(9) || tag, char(10)) FROM
-            (SELECT repository, tag FROM tags WHERE image_id = i.id ORDER BY ${TAG_ORDER})) AS tags,
-         (SELECT group_concat(repository || char(9) || digest, char(10)) FROM
-            (SELECT repository, digest FROM digest_refs WHERE image_id = i.id ORDER BY ${DIGEST_ORDER})) AS digests
-       FROM images i ORDER BY i.created DESC, i.id`,
+  listPacked(tx: Tx): PackedImage[] {
+    const rows = tx.raw<[Digest, number | null, number, Digest | null]>(
+      `SELECT id, created, size, parent_id FROM images ORDER BY created DESC, id`,
     );
-    const out = new Array<ImageListEntry>(rows.length);
+    const tagsOf = packedRefs(tx, 'tags');
+    const digestsOf = packedRefs(tx, 'digest_refs');
+    const out = new Array<PackedImage>(rows.length);
     for (let k = 0; k < rows.length; k++) {
       const r = rows[k]!;
-      const repoTags: TagRef[] = [];
-      if (r.tags !== null) {
-        for (const line of r.tags.split('\n')) {
-          const tab = line.indexOf('\t');
-          repoTags.push({ repository: line.slice(0, tab), tag: line.slice(tab + 1) });
-        }
-      }
-      const repoDigests: DigestRef[] = [];
-      if (r.digests !== null) {
-        for (const line of r.digests.split('\n')) {
-          const tab = line.indexOf('\t');
-          repoDigests.push({ repository: line.slice(0, tab), digest: line.slice(tab + 1) as Digest });
-        }
-      }
       out[k] = {
-        id: r.id,
-        created: opt(r.created),
-        size: r.size,
-        labels: r.labels_json === '{}' ? {} : (JSON.parse(r.labels_json) as Record<string, string>),
-        parentId: opt(r.parent_id) ?? undefined,
-        lastUsedAt: r.last_used,
-        repoTags,
-        repoDigests,
+        id: r[0],
+        created: r[1] ?? undefined,
+        size: r[2],
+        parentId: r[3] ?? undefined,
+        tags: tagsOf.get(r[0]) ?? '',
+        digests: digestsOf.get(r[0]) ?? '',
       };
+    }
+    return out;
+  },
+
+  /**
+   * What `images` filters and formats need: the packed listing's scans, with an object per
+   * reference, RepoTags and RepoDigests in Docker's order (lexical by full reference string).
+   */
+  listForDisplay(tx: Tx): ImageListEntry[] {
+    const rows = tx.raw<[Digest, number | null, number, string, Digest | null, number]>(
+      `SELECT id, created, size, labels_json, parent_id, coalesce(last_used_at, added_at) FROM images ORDER BY created DESC, id`,
+    );
+    const tagsOf = packedRefs(tx, 'tags');
+    const digestsOf = packedRefs(tx, 'digest_refs');
+    const out = new Array<ImageListEntry>(rows.length);
+    let parents: string[] | undefined;
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      const parentId = r[4] ?? undefined;
+      if (parentId !== undefined) (parents ??= []).push(parentId);
+      const e: ImageListEntry = {
+        id: r[0],
+        created: r[1] ?? undefined,
+        size: r[2],
+        labels: r[3] === '{}' ? {} : (JSON.parse(r[3]) as Record<string, string>),
+        parentId,
+        hasChildren: false,
+        lastUsedAt: r[5],
+        tags: unpackRefs(tagsOf.get(r[0]), tagRef, ':'),
+        digests: unpackRefs(digestsOf.get(r[0]), digestRef, '@'),
+      };
+      out[k] = e;
+    }
+    if (parents !== undefined) {
+      const byId = new Map<string, ImageListEntry>();
+      for (const e of out) byId.set(e.id, e);
+      for (const p of parents) {
+        const e = byId.get(p);
+        if (e !== undefined) e.hasChildren = true;
+      }
     }
     return out;
   },
@@ -297,14 +411,7 @@ export const images = {
       if (s.repoDigests.length > 0) multi.add(s);
       s.repoDigests.push({ repository: d.repository, digest: d.digest as Digest });
     }
-    // Docker's order is by full reference string; names are ASCII, so JS code-unit order equals
-    // SQLite's BINARY order used by forImage.
-    for (const s of multi) {
-      if (s.repoTags.length > 1) s.repoTags.sort((a, b) => cmp(`${a.repository}:${a.tag}`, `${b.repository}:${b.tag}`));
-      if (s.repoDigests.length > 1) {
-        s.repoDigests.sort((a, b) => cmp(`${a.repository}@${a.digest}`, `${b.repository}@${b.digest}`));
-      }
-    }
+    for (const s of multi) sortReferences(s.repoTags, s.repoDigests);
     return out;
   },
 

@@ -7,11 +7,13 @@ export { indexes } from './indexes.js';
 export type { IndexRecord, IndexChild } from './indexes.js';
 export { snapshots } from './snapshots.js';
 export type { SnapshotRecord, SnapshotInput } from './snapshots.js';
-export { images } from './images.js';
+export { images, refGroups } from './images.js';
 export type {
   ImageRecord,
   ImageSummary,
   ImageListEntry,
+  PackedImage,
+  PackedRefs,
   ImageInput,
   ImageTarget,
   ImageBlobEdge,

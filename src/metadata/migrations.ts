@@ -138,4 +138,8 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX lease_resources_by_key ON lease_resources(kind, key);
   `,
+  /* 2: rmi's targeted sweep asks whether any digest reference still names a manifest or index
+        blob; without this index each such check scanned every digest reference. */ `
+  CREATE INDEX digest_refs_by_digest ON digest_refs(digest);
+  `,
 ];
