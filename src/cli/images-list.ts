@@ -1,13 +1,10 @@
 import type { Command } from 'commander';
 import { shortId } from '../oci/index.js';
 import { humanDuration, humanSize } from '../util/index.js';
-import { imageRows, type Engine, type ImageRow } from '../engine/index.js';
+import { imageRows, type ImageRow, type ImageRowColumns } from '../engine/index.js';
 import type { CommandContext } from './context.js';
-import { goLocalTime, parseFilterFlags, parseFormat, renderTemplate } from './format.js';
+import { GO_ZERO_TIME, goLocalTime, parseFilterFlags, parseFormat, renderTemplate } from './format.js';
 import { GoTemplate, TemplateContext } from './go-template.js';
-
-/** Rows column-wise, as engine.listImageRows answers them. */
-type ImageRowColumns = ReturnType<Engine['listImageRows']>;
 
 export const collectValues = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -25,8 +22,6 @@ const IMAGE_HEADERS: Record<string, string> = {
   VirtualSize: 'SIZE',
 };
 
-/** Go's zero time, what Docker shows for an image without `created`. */
-const ZERO_TIME = '0001-01-01 00:00:00 +0000 UTC';
 
 /** Docker's imageContext: every field a string, computed on demand. */
 function imageContext(r: ImageRow, o: { trunc: boolean; now: number }): TemplateContext {
@@ -36,7 +31,7 @@ function imageContext(r: ImageRow, o: { trunc: boolean; now: number }): Template
     Tag: r.tag,
     Digest: r.digest,
     CreatedSince: () => (r.created === undefined ? '' : `${humanDuration(o.now - r.created)} ago`),
-    CreatedAt: () => (r.created === undefined ? ZERO_TIME : goLocalTime(r.created)),
+    CreatedAt: () => (r.created === undefined ? GO_ZERO_TIME : goLocalTime(r.created)),
     Size: () => humanSize(r.size),
     Containers: 'N/A',
     SharedSize: 'N/A',

@@ -265,6 +265,9 @@ export function openDatabase(path: string, o: OpenDatabaseOptions = {}): Db {
  * re-read under the write lock, so two processes opening a fresh store migrate it exactly once.
  */
 function migrate(sqlite: Database.Database): void {
+  // Current already (every open but the first after an upgrade): no need for the write lock,
+  // which would make read-only commands wait behind a pull's transactions.
+  if ((sqlite.pragma('user_version', { simple: true }) as number) === MIGRATIONS.length) return;
   const apply = sqlite.transaction(() => {
     const version = sqlite.pragma('user_version', { simple: true }) as number;
     if (version > MIGRATIONS.length) {
