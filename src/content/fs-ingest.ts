@@ -21,6 +21,14 @@ export interface IngestHost {
   trashPath(): string;
 }
 
+/**
+ * Written data is flushed to disk in the background every this many bytes, so the fsync at commit
+ * finds little left to write: for a 95 MB layer that fsync took 100-170 ms at the end of the pull,
+ * where nothing else overlaps it; with 4 MiB steps it takes under 10 ms (each step ~9 ms, on the
+ * thread pool, while the download goes on).
+ */
+const WRITEBACK_BYTES = 4 << 20;
+
 const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
 
 export async function readOptional(path: string): Promise<string | undefined> {
@@ -49,6 +57,9 @@ export class FsIngest implements Ingest {
   private w: Writable | undefined;
   private pending: Promise<unknown> = Promise.resolve();
   private broken: unknown;
+  /** The background flush in flight; it never rejects (a failure marks the ingest broken). */
+  private syncing: Promise<void> | undefined;
+  private syncedTo: number;
   private constructor(
     private readonly host: IngestHost,
     private readonly dir: string,
@@ -59,7 +70,9 @@ export class FsIngest implements Ingest {
     private readonly algo: string,
     private readonly hash: Hash,
     private bytes: number,
-  ) {}
+  ) {
+    this.syncedTo = bytes;
+  }
 
   get offset(): number {
     return this.bytes;
@@ -174,6 +187,23 @@ export class FsIngest implements Ingest {
       throw e;
     }
     this.bytes += len;
+    this.writeback(fh);
+  }
+
+  /** Start flushing what has been written, in the background, one flush at a time. */
+  private writeback(fh: FileHandle): void {
+    if (this.syncing || this.bytes - this.syncedTo < WRITEBACK_BYTES) return;
+    this.syncedTo = this.bytes;
+    this.syncing = fh
+      .datasync()
+      .then(() => failpoint('content.writeback'))
+      .catch((e: unknown) => {
+        // Data may be lost, and the fsync at commit need not report it again: refuse to commit.
+        this.broken ??= e;
+      })
+      .finally(() => {
+        this.syncing = undefined;
+      });
   }
 
   async commit(expect: { digest?: Digest; size?: number } = {}): Promise<CommittedBlob> {
@@ -191,6 +221,10 @@ export class FsIngest implements Ingest {
     this.fh = undefined; // undefined on a second attempt after a failed rename: already synced
     if (fh) {
       try {
+        await this.syncing;
+        if (this.broken !== undefined) {
+          throw new LadingError('INTERNAL', `ingest ${this.ref} failed while writing; close it and resume`, { cause: this.broken });
+        }
         await fh.sync();
       } finally {
         await fh.close();
@@ -231,6 +265,7 @@ export class FsIngest implements Ingest {
     this.state = 'closed';
     this.w?.destroy();
     await this.pending;
+    await this.syncing; // never close the descriptor under a flush
     const fh = this.fh;
     this.fh = undefined;
     try {
@@ -244,6 +279,7 @@ export class FsIngest implements Ingest {
     if (this.state !== 'open') return;
     this.w?.destroy();
     await this.pending;
+    await this.syncing;
     const fh = this.fh;
     this.fh = undefined;
     await fh?.close().catch(() => {});

@@ -145,6 +145,43 @@ describe('FsContentStore on disk', () => {
     });
   });
 
+  it('a blob spanning several background flushes commits intact', async () => {
+    await withRoot(async (root) => {
+      const store = new FsContentStore(root);
+      const big = fixture(9 * 1024 * 1024 + 123, 4);
+      const d = { digest: sha256(big), size: big.length };
+      assert.deepEqual(await storeBlob(store, d, async () => Readable.from(chunks(big, 64 * 1024))), { fetched: big.length, existed: false });
+      assert.deepEqual(await readFile(store.path(d.digest)), big);
+      assert.deepEqual(await collect(store.ingests()), []);
+    });
+  });
+
+  it('a failed background flush refuses the commit and keeps the partial for a resume', async () => {
+    await withRoot(async (root) => {
+      const store = new FsContentStore(root);
+      const big = fixture(9 * 1024 * 1024, 5);
+      const d = { digest: sha256(big), size: big.length };
+      const before = process.env['LADING_FAILPOINT'];
+      process.env['LADING_FAILPOINT'] = 'content.writeback:error';
+      try {
+        await assert.rejects(
+          storeBlob(store, d, async () => Readable.from(chunks(big, 64 * 1024))),
+          (e: unknown) => isCode(e, 'INTERNAL'),
+        );
+      } finally {
+        if (before === undefined) delete process.env['LADING_FAILPOINT'];
+        else process.env['LADING_FAILPOINT'] = before;
+      }
+      assert.equal(await store.info(d.digest), undefined);
+      const [st] = await collect(store.ingests());
+      // At least the first flush step was written before its failure was seen.
+      assert.ok(st && st.offset >= 4 * 1024 * 1024 && st.offset <= big.length && st.lockedBy === undefined, JSON.stringify(st));
+      const r = await storeBlob(store, d, async (o) => Readable.from(chunks(big.subarray(o), 64 * 1024)));
+      assert.deepEqual(r, { fetched: big.length - st.offset, existed: false });
+      assert.deepEqual(await readFile(store.path(d.digest)), big);
+    });
+  });
+
   it('two stores on one root in one process: the second waits, then finds the blob', async () => {
     await withRoot(async (root) => {
       const a = new FsContentStore(root);
