@@ -17,7 +17,7 @@ import {
 import { familiarString, fullString, type Reference } from '../reference/index.js';
 import type { ImageStore } from './image-store.js';
 import type { LeaseId } from '../metadata/index.js';
-import type { OnProgress } from './progress.js';
+import { throttledProgress, type OnProgress } from './progress.js';
 import { selectPlatform } from './select-platform.js';
 
 export interface PullOptions {
@@ -163,7 +163,7 @@ async function fetchAndUnpack(
     const p = limit.run(async () => {
       await store.fetchBlob(lease, repo, l.desc, {
         signal: sig,
-        onProgress: (current, total) => emit({ kind: 'layer', id: l.id, action: 'downloading', current, total }),
+        onProgress: throttledProgress((current, total) => emit({ kind: 'layer', id: l.id, action: 'downloading', current, total })),
       });
       emit({ kind: 'layer', id: l.id, action: 'verifying' });
       emit({ kind: 'layer', id: l.id, action: 'downloaded' });
