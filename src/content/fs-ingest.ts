@@ -117,14 +117,22 @@ export class FsIngest implements Ingest {
         pos += bytesRead;
       }
       if (pos < size) await fh.truncate(pos);
-      if (reset) {
-        await writeFile(f(INGEST_FILES.startedAt), String(host.clock.now()));
-        await writeFile(f(INGEST_FILES.ref), ref);
-      }
-      if (merged.size !== undefined && (reset || prevTotal !== merged.size)) await writeFile(f(INGEST_FILES.total), String(merged.size));
-      else if (reset) await rm(f(INGEST_FILES.total), { force: true });
-      if (merged.digest !== undefined && (reset || prevExpected !== merged.digest)) await writeFile(f(INGEST_FILES.expected), merged.digest);
-      else if (reset) await rm(f(INGEST_FILES.expected), { force: true });
+      // The files go in parallel (each write is three trips to the thread pool, and a pull opens
+      // several ingests at once), `ref` last: it marks an ingest whose other files are in place.
+      await Promise.all([
+        reset ? writeFile(f(INGEST_FILES.startedAt), String(host.clock.now())) : undefined,
+        merged.size !== undefined && (reset || prevTotal !== merged.size)
+          ? writeFile(f(INGEST_FILES.total), String(merged.size))
+          : reset
+            ? rm(f(INGEST_FILES.total), { force: true })
+            : undefined,
+        merged.digest !== undefined && (reset || prevExpected !== merged.digest)
+          ? writeFile(f(INGEST_FILES.expected), merged.digest)
+          : reset
+            ? rm(f(INGEST_FILES.expected), { force: true })
+            : undefined,
+      ]);
+      if (reset) await writeFile(f(INGEST_FILES.ref), ref);
       return new FsIngest(host, dir, ref, merged, lock, fh, algo, hash, pos);
     } catch (e) {
       await fh.close().catch(() => {});
