@@ -147,6 +147,7 @@ class ResumingRead extends Readable {
     let next: OpenedBody;
     try {
       await o.clock.sleep(backoffDelay(this.failures - 1, o.clock), o.signal);
+      if (this.destroyed) return; // the consumer went away meanwhile
       next = await this.open(this.pos);
     } catch (e) {
       this.destroy(o.signal?.aborted ? canceled(o.signal) : (e as Error));
