@@ -21,6 +21,14 @@ export interface IngestHost {
   trashPath(): string;
 }
 
+/**
+ * Written data is flushed to disk in the background every this many bytes, so the fsync at commit
+ * finds little left to write: for a 95 MB layer that fsync took 100-170 ms at the end of the pull,
+ * where nothing else overlaps it; with 4 MiB steps it takes under 10 ms (each step ~9 ms, on the
+ * thread pool, while the download goes on).
+ */
+const WRITEBACK_BYTES = 4 << 20;
+
 const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
 
 export async function readOptional(path: string): Promise<string | undefined> {
@@ -49,6 +57,9 @@ export class FsIngest implements Ingest {
   private w: Writable | undefined;
   private pending: Promise<unknown> = Promise.resolve();
   private broken: unknown;
+  /** The background flush in flight; it never rejects (a failure marks the ingest broken). */
+  private syncing: Promise<void> | undefined;
+  private syncedTo: number;
   private constructor(
     private readonly host: IngestHost,
     private readonly dir: string,
@@ -59,7 +70,9 @@ export class FsIngest implements Ingest {
     private readonly algo: string,
     private readonly hash: Hash,
     private bytes: number,
-  ) {}
+  ) {
+    this.syncedTo = bytes;
+  }
 
   get offset(): number {
     return this.bytes;
@@ -104,14 +117,22 @@ export class FsIngest implements Ingest {
         pos += bytesRead;
       }
       if (pos < size) await fh.truncate(pos);
-      if (reset) {
-        await writeFile(f(INGEST_FILES.startedAt), String(host.clock.now()));
-        await writeFile(f(INGEST_FILES.ref), ref);
-      }
-      if (merged.size !== undefined && (reset || prevTotal !== merged.size)) await writeFile(f(INGEST_FILES.total), String(merged.size));
-      else if (reset) await rm(f(INGEST_FILES.total), { force: true });
-      if (merged.digest !== undefined && (reset || prevExpected !== merged.digest)) await writeFile(f(INGEST_FILES.expected), merged.digest);
-      else if (reset) await rm(f(INGEST_FILES.expected), { force: true });
+      // The files go in parallel (each write is three trips to the thread pool, and a pull opens
+      // several ingests at once), `ref` last: it marks an ingest whose other files are in place.
+      await Promise.all([
+        reset ? writeFile(f(INGEST_FILES.startedAt), String(host.clock.now())) : undefined,
+        merged.size !== undefined && (reset || prevTotal !== merged.size)
+          ? writeFile(f(INGEST_FILES.total), String(merged.size))
+          : reset
+            ? rm(f(INGEST_FILES.total), { force: true })
+            : undefined,
+        merged.digest !== undefined && (reset || prevExpected !== merged.digest)
+          ? writeFile(f(INGEST_FILES.expected), merged.digest)
+          : reset
+            ? rm(f(INGEST_FILES.expected), { force: true })
+            : undefined,
+      ]);
+      if (reset) await writeFile(f(INGEST_FILES.ref), ref);
       return new FsIngest(host, dir, ref, merged, lock, fh, algo, hash, pos);
     } catch (e) {
       await fh.close().catch(() => {});
@@ -139,7 +160,7 @@ export class FsIngest implements Ingest {
     };
     // A deep buffer lets chunks pile up while a write runs, so they go out as one larger write
     // (measured: half the main-thread time spent submitting 64 KiB writes).
-    this.w = new Writable({
+    this.w = new BatchingWritable({
       highWaterMark: 1 << 20,
       write: (chunk: Buffer, _enc, cb) => write([chunk], cb),
       writev: (chunks, cb) => write(chunks.map((c) => c.chunk as Buffer), cb),
@@ -174,6 +195,23 @@ export class FsIngest implements Ingest {
       throw e;
     }
     this.bytes += len;
+    this.writeback(fh);
+  }
+
+  /** Start flushing what has been written, in the background, one flush at a time. */
+  private writeback(fh: FileHandle): void {
+    if (this.syncing || this.bytes - this.syncedTo < WRITEBACK_BYTES) return;
+    this.syncedTo = this.bytes;
+    this.syncing = fh
+      .datasync()
+      .then(() => failpoint('content.writeback'))
+      .catch((e: unknown) => {
+        // Data may be lost, and the fsync at commit need not report it again: refuse to commit.
+        this.broken ??= e;
+      })
+      .finally(() => {
+        this.syncing = undefined;
+      });
   }
 
   async commit(expect: { digest?: Digest; size?: number } = {}): Promise<CommittedBlob> {
@@ -191,6 +229,10 @@ export class FsIngest implements Ingest {
     this.fh = undefined; // undefined on a second attempt after a failed rename: already synced
     if (fh) {
       try {
+        await this.syncing;
+        if (this.broken !== undefined) {
+          throw new LadingError('INTERNAL', `ingest ${this.ref} failed while writing; close it and resume`, { cause: this.broken });
+        }
         await fh.sync();
       } finally {
         await fh.close();
@@ -231,6 +273,7 @@ export class FsIngest implements Ingest {
     this.state = 'closed';
     this.w?.destroy();
     await this.pending;
+    await this.syncing; // never close the descriptor under a flush
     const fh = this.fh;
     this.fh = undefined;
     try {
@@ -244,6 +287,7 @@ export class FsIngest implements Ingest {
     if (this.state !== 'open') return;
     this.w?.destroy();
     await this.pending;
+    await this.syncing;
     const fh = this.fh;
     this.fh = undefined;
     await fh?.close().catch(() => {});
@@ -283,6 +327,28 @@ export class FsIngest implements Ingest {
 
   private assertOpen(): void {
     if (this.state !== 'open') throw new LadingError('INTERNAL', `ingest ${this.ref} is ${this.state}`);
+  }
+}
+
+/**
+ * A Writable that, when idle, holds a write until the current turn of the event loop is over, so
+ * everything that arrives in that turn (a download's 64 KiB socket reads) goes out as one vectored
+ * write. While a write runs, chunks queue as in any Writable. Measured on a 160 MB pull: 35-50 %
+ * fewer writes, ~30 ms less time to download.
+ */
+class BatchingWritable extends Writable {
+  private holding = false;
+
+  override write(chunk: unknown, encoding?: BufferEncoding | ((e?: Error | null) => void), cb?: (e?: Error | null) => void): boolean {
+    if (!this.holding && this.writableLength === 0 && !this.writableCorked) {
+      this.holding = true;
+      this.cork();
+      setImmediate(() => {
+        this.holding = false;
+        this.uncork(); // a no-op once end() has uncorked it
+      });
+    }
+    return typeof encoding === 'function' ? super.write(chunk, encoding) : super.write(chunk, encoding as BufferEncoding, cb);
   }
 }
 

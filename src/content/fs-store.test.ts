@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { isCode } from '../errors/index.js';
 import { sha256 } from '../oci/index.js';
 import { systemClock, type Clock } from '../util/index.js';
@@ -23,6 +23,14 @@ contentStoreSuite('FsContentStore', async ({ clock }) => {
 const data = fixture(5000, 5);
 const digest = sha256(data);
 const desc = { digest, size: data.length };
+
+/** One chunk per turn of the event loop, as a network delivers them: the ingest writes each on its own. */
+async function* spaced(parts: Buffer[]): AsyncGenerator<Buffer> {
+  for (const p of parts) {
+    yield p;
+    await new Promise((r) => setImmediate(r));
+  }
+}
 
 async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'lading-content-'));
@@ -50,6 +58,8 @@ const { storeBlob } = await import(dirUrl + 'store-blob.js');
 const data = Buffer.from(hex, 'hex');
 const desc = { digest, size: data.length };
 const pieces = (b) => { const out = []; for (let i = 0; i < b.length; i += 1000) out.push(b.subarray(i, i + 1000)); return out; };
+// One piece per turn of the event loop, as a network delivers them: each is a write of its own.
+const spaced = async function* (b) { for (const p of pieces(b)) { yield p; await new Promise((r) => setImmediate(r)); } };
 const store = new FsContentStore(root);
 if (mode === 'hold') {
   const ing = await store.ingest(digest, desc);
@@ -60,7 +70,7 @@ if (mode === 'hold') {
   process.stdout.write('committed\\n');
   process.exit(0);
 } else {
-  await storeBlob(store, desc, async (off) => Readable.from(pieces(data.subarray(off))));
+  await storeBlob(store, desc, async (off) => Readable.from(spaced(data.subarray(off))));
   process.stdout.write('stored\\n');
 }
 `;
@@ -126,7 +136,7 @@ describe('FsContentStore on disk', () => {
       process.env['LADING_FAILPOINT'] = 'content.write.mid:error';
       try {
         await assert.rejects(
-          storeBlob(store, desc, async () => Readable.from(chunks(data))),
+          storeBlob(store, desc, async () => Readable.from(spaced(chunks(data)))),
           (e: unknown) => isCode(e, 'INTERNAL') && (e as { detail?: unknown }).detail !== undefined,
         );
       } finally {
@@ -142,6 +152,65 @@ describe('FsContentStore on disk', () => {
       assert.deepEqual(offsets, [1000]);
       assert.deepEqual(r, { fetched: 4000, existed: false });
       assert.deepEqual(await store.readAll(digest, { maxBytes: 5000 }), data);
+    });
+  });
+
+  it('writes held for the rest of a turn go out whole, whether ended or destroyed in that turn', async () => {
+    await withRoot(async (root) => {
+      const store = new FsContentStore(root);
+      const ing = await store.ingest('batch', desc);
+      const w = ing.writable();
+      w.write(data.subarray(0, 1000));
+      w.write(data.subarray(1000, 3000));
+      w.end(data.subarray(3000));
+      await finished(w);
+      assert.equal(ing.offset, data.length);
+      assert.deepEqual(await ing.commit(), { digest, size: data.length });
+
+      const other = await store.ingest('dropped', desc);
+      const w2 = other.writable();
+      w2.write(data.subarray(0, 1000));
+      w2.destroy(); // before the held write went out: nothing is written, nothing breaks
+      await new Promise((r) => setImmediate(r));
+      await other.close();
+      assert.deepEqual((await collect(store.ingests())).map((st) => [st.ref, st.offset]), [['dropped', 0]]);
+    });
+  });
+
+  it('a blob spanning several background flushes commits intact', async () => {
+    await withRoot(async (root) => {
+      const store = new FsContentStore(root);
+      const big = fixture(9 * 1024 * 1024 + 123, 4);
+      const d = { digest: sha256(big), size: big.length };
+      assert.deepEqual(await storeBlob(store, d, async () => Readable.from(chunks(big, 64 * 1024))), { fetched: big.length, existed: false });
+      assert.deepEqual(await readFile(store.path(d.digest)), big);
+      assert.deepEqual(await collect(store.ingests()), []);
+    });
+  });
+
+  it('a failed background flush refuses the commit and keeps the partial for a resume', async () => {
+    await withRoot(async (root) => {
+      const store = new FsContentStore(root);
+      const big = fixture(9 * 1024 * 1024, 5);
+      const d = { digest: sha256(big), size: big.length };
+      const before = process.env['LADING_FAILPOINT'];
+      process.env['LADING_FAILPOINT'] = 'content.writeback:error';
+      try {
+        await assert.rejects(
+          storeBlob(store, d, async () => Readable.from(chunks(big, 64 * 1024))),
+          (e: unknown) => isCode(e, 'INTERNAL'),
+        );
+      } finally {
+        if (before === undefined) delete process.env['LADING_FAILPOINT'];
+        else process.env['LADING_FAILPOINT'] = before;
+      }
+      assert.equal(await store.info(d.digest), undefined);
+      const [st] = await collect(store.ingests());
+      // At least the first flush step was written before its failure was seen.
+      assert.ok(st && st.offset >= 4 * 1024 * 1024 && st.offset <= big.length && st.lockedBy === undefined, JSON.stringify(st));
+      const r = await storeBlob(store, d, async (o) => Readable.from(chunks(big.subarray(o), 64 * 1024)));
+      assert.deepEqual(r, { fetched: big.length - st.offset, existed: false });
+      assert.deepEqual(await readFile(store.path(d.digest)), big);
     });
   });
 

@@ -21,7 +21,15 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** Ours never changes: read it once per process, not once per lock taken. */
+let ownStart: Promise<number | undefined> | undefined;
+
 async function procStart(pid: number): Promise<number | undefined> {
+  if (pid === process.pid) return (ownStart ??= readProcStart(pid));
+  return readProcStart(pid);
+}
+
+async function readProcStart(pid: number): Promise<number | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: count from its closing one.

@@ -110,16 +110,30 @@ export class ImageStore {
   }
 
   /**
-   * A layer is present when its blob is stored and its snapshot committed. Both are leased in the
-   * same transaction as the check, so a concurrent rmi or prune cannot collect them between this
-   * answer and the image row that will reference them.
+   * Which of these blobs are stored. They are leased in the same transaction as the check, so a
+   * concurrent rmi or prune cannot collect them between this answer and the image row that will
+   * reference them.
    */
-  hasLayer(lease: LeaseId, blob: Digest, chainId: Digest): { blob: boolean; snapshot: boolean } {
+  holdBlobs(lease: LeaseId, digests: Digest[]): boolean[] {
     return this.d.db.tx((tx) => {
-      leases.add(tx, lease, 'blob', blob);
-      leases.add(tx, lease, 'snapshot', chainId);
+      const out = digests.map((d) => {
+        leases.add(tx, lease, 'blob', d);
+        return blobs.find(tx, d) !== undefined;
+      });
       leases.renew(tx, lease, LEASE_TTL_MS);
-      return { blob: blobs.find(tx, blob) !== undefined, snapshot: snapshots.find(tx, chainId) !== undefined };
+      return out;
+    });
+  }
+
+  /** Which of these snapshots are committed, leased in the same transaction (see holdBlobs). */
+  holdSnapshots(lease: LeaseId, chainIds: Digest[]): boolean[] {
+    return this.d.db.tx((tx) => {
+      const out = chainIds.map((c) => {
+        leases.add(tx, lease, 'snapshot', c);
+        return snapshots.find(tx, c) !== undefined;
+      });
+      leases.renew(tx, lease, LEASE_TTL_MS);
+      return out;
     });
   }
 

@@ -39,3 +39,18 @@ export const LAYER_STATUS: Record<LayerAction, string> = {
   'layer-exists': 'Layer already exists',
   loading: 'Loading layer',
 };
+
+/**
+ * Byte progress arrives per chunk, thousands of times per layer (on a terminal, a line rewritten
+ * for each): pass on the first and the last report and otherwise one per 1 % of the total or
+ * 512 KiB, whichever is less, like Docker's progress reader (moby pkg/progress/progressreader.go).
+ */
+export function throttledProgress(f: (current: number, total: number) => void): (current: number, total: number) => void {
+  let last = -1;
+  return (current, total) => {
+    const every = Math.min(512 * 1024, Math.floor(total / 100));
+    if (last >= 0 && current < total && current - last < every) return;
+    last = current;
+    f(current, total);
+  };
+}

@@ -17,7 +17,7 @@ import {
 import { familiarString, fullString, type Reference } from '../reference/index.js';
 import type { ImageStore } from './image-store.js';
 import type { LeaseId } from '../metadata/index.js';
-import type { OnProgress } from './progress.js';
+import { throttledProgress, type OnProgress } from './progress.js';
 import { selectPlatform } from './select-platform.js';
 
 export interface PullOptions {
@@ -86,33 +86,51 @@ export async function pullImage(store: ImageStore, ref: Reference, o: PullOption
     if (mparsed.kind !== 'manifest') throw new LadingError('MANIFEST_INVALID', 'manifest invalid: an index entry points at another index');
     const manifest: ImageManifest = mparsed.manifest;
 
-    // Manifests are content too: keep them so push and save reproduce the exact bytes.
-    await store.putSmallBlob(lease, manifestDesc, manifestBytes, repo);
-    if (index) await store.putSmallBlob(lease, index.descriptor, index.bytes, repo);
-
-    const configBytes = await store.fetchSmallBlob(lease, repo, manifest.config, { signal, maxBytes: MAX_MANIFEST_BYTES });
-    const config: ImageConfig = parseImageConfig(configBytes);
-    const id = manifest.config.digest;
-    const diffIds = config.rootfs.diff_ids;
-    if (diffIds.length !== manifest.layers.length) {
-      throw new LadingError('MANIFEST_INVALID', `manifest invalid: ${manifest.layers.length} layers but ${diffIds.length} diff IDs in the config`);
-    }
-    const chains = chainIds(diffIds);
-    const plan: LayerPlan[] = manifest.layers.map((desc, i) => {
-      const has = store.hasLayer(lease, desc.digest, chains[i]!);
-      const unpacked = has.snapshot || store.skipUnpack;
-      return {
-        desc,
-        diffId: diffIds[i]!,
-        chainId: chains[i]!,
-        parent: i > 0 ? chains[i - 1] : undefined,
-        id: shortId(desc.digest),
-        present: has.blob && unpacked,
-        unpacked,
-      };
+    // Layer blobs need only the manifest: their downloads start now, beside the config and the
+    // manifest's own write (moby's pullSchema2 fetches config and layers concurrently too). Their
+    // events wait until the plan's have gone out, so the output keeps Docker's order.
+    const gate = new EventGate(emit);
+    const downloads = new LayerDownloads(store, lease, repo, { signal, emit: gate.emit });
+    const blobHeld = store.holdBlobs(lease, manifest.layers.map((d) => d.digest));
+    manifest.layers.forEach((d, i) => {
+      if (!blobHeld[i]) downloads.start(d);
     });
+    let plan: LayerPlan[];
+    let config: ImageConfig;
+    try {
+      const [configBytes] = await settleAll([
+        store.fetchSmallBlob(lease, repo, manifest.config, { signal: downloads.signal, maxBytes: MAX_MANIFEST_BYTES }),
+        // Manifests are content too: keep them so push and save reproduce the exact bytes.
+        store.putSmallBlob(lease, manifestDesc, manifestBytes, repo),
+        index ? store.putSmallBlob(lease, index.descriptor, index.bytes, repo) : undefined,
+      ] as const);
+      config = parseImageConfig(configBytes);
+      const diffIds = config.rootfs.diff_ids;
+      if (diffIds.length !== manifest.layers.length) {
+        throw new LadingError('MANIFEST_INVALID', `manifest invalid: ${manifest.layers.length} layers but ${diffIds.length} diff IDs in the config`);
+      }
+      const chains = chainIds(diffIds);
+      const snapshotHeld = store.holdSnapshots(lease, chains);
+      plan = manifest.layers.map((desc, i) => {
+        const unpacked = snapshotHeld[i]! || store.skipUnpack;
+        return {
+          desc,
+          diffId: diffIds[i]!,
+          chainId: chains[i]!,
+          parent: i > 0 ? chains[i - 1] : undefined,
+          id: shortId(desc.digest),
+          present: blobHeld[i]! && unpacked,
+          unpacked,
+        };
+      });
+    } catch (e) {
+      // A failed download cancels the config fetch: report the failure, not the cancellation.
+      const results = await downloads.cancel();
+      throw firstCause([{ status: 'rejected', reason: e }, ...results], e);
+    }
+    const id = manifest.config.digest;
     if (!plan.every((l) => l.present)) {
-      await fetchAndUnpack(store, lease, repo, plan, { signal, emit });
+      await fetchAndUnpack(store, lease, plan, { emit, downloads, gate });
     } else if (!store.hasImage(id)) {
       for (const l of plan) emit({ kind: 'layer', id: l.id, action: 'exists' });
     }
@@ -142,35 +160,21 @@ export async function pullImage(store: ImageStore, ref: Reference, o: PullOption
 async function fetchAndUnpack(
   store: ImageStore,
   lease: LeaseId,
-  repo: { registry: string; repository: string },
   plan: LayerPlan[],
-  o: { signal?: AbortSignal; emit: OnProgress },
+  o: { emit: OnProgress; downloads: LayerDownloads; gate: EventGate },
 ): Promise<void> {
-  const { signal, emit } = o;
+  const { emit, downloads } = o;
   const missing = plan.filter((l) => !l.present);
   for (const l of plan) if (l.present) emit({ kind: 'layer', id: l.id, action: 'exists' });
-  const limit = store.downloadLimit(repo.registry);
+  const limit = downloads.limit;
   missing.forEach((l, i) => {
     emit({ kind: 'layer', id: l.id, action: 'pulling' });
-    if (i >= limit.limit) emit({ kind: 'layer', id: l.id, action: 'waiting' });
+    if (i >= limit) emit({ kind: 'layer', id: l.id, action: 'waiting' });
   });
-  // Downloads run in parallel under the per-registry limit; unpacking follows in layer order.
-  const controller = new AbortController();
-  const sig = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
-  const downloads = new Map<Digest, Promise<void>>();
-  for (const l of missing) {
-    if (downloads.has(l.desc.digest)) continue;
-    const p = limit.run(async () => {
-      await store.fetchBlob(lease, repo, l.desc, {
-        signal: sig,
-        onProgress: (current, total) => emit({ kind: 'layer', id: l.id, action: 'downloading', current, total }),
-      });
-      emit({ kind: 'layer', id: l.id, action: 'verifying' });
-      emit({ kind: 'layer', id: l.id, action: 'downloaded' });
-    }, sig);
-    p.catch(() => controller.abort());
-    downloads.set(l.desc.digest, p);
-  }
+  o.gate.open();
+  // Layers whose blob is stored but not unpacked pass through too (their fetch is a no-op).
+  for (const l of missing) downloads.start(l.desc);
+  const sig = downloads.signal;
   // Unpacking: on a snapshotter with independent layers (overlay) each layer starts as soon as
   // its blob is in, up to one per CPU, and only the commits wait for the parent's; otherwise
   // strictly in order. Slots are taken in layer order, so a layer waiting for its parent's
@@ -212,7 +216,7 @@ async function fetchAndUnpack(
         emit({ kind: 'layer', id: l.id, action: 'complete' });
       } catch (e) {
         tookSlot();
-        controller.abort();
+        downloads.abort();
         throw e;
       }
     })();
@@ -220,9 +224,91 @@ async function fetchAndUnpack(
     return step;
   });
   // Every step settles before the pull reports, so no worker or download outlives it.
-  const results = await Promise.allSettled([...steps, ...downloads.values()]);
+  const results = await Promise.allSettled([...steps, ...downloads.all()]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw firstCause(results, failed.reason);
+}
+
+/**
+ * The pull's blob downloads, one per digest, at most N at once per registry. The first failure
+ * cancels the others (and any unpacking that shares the signal).
+ */
+class LayerDownloads {
+  readonly signal: AbortSignal;
+  private readonly controller = new AbortController();
+  private readonly started = new Map<Digest, Promise<void>>();
+  private readonly limiter: Semaphore;
+
+  constructor(
+    private readonly store: ImageStore,
+    private readonly lease: LeaseId,
+    private readonly repo: { registry: string; repository: string },
+    private readonly o: { signal?: AbortSignal | undefined; emit: OnProgress },
+  ) {
+    this.signal = o.signal ? AbortSignal.any([o.signal, this.controller.signal]) : this.controller.signal;
+    this.limiter = store.downloadLimit(repo.registry);
+  }
+
+  get limit(): number {
+    return this.limiter.limit;
+  }
+
+  start(desc: Descriptor): void {
+    if (this.started.has(desc.digest)) return;
+    const id = shortId(desc.digest);
+    const { emit } = this.o;
+    const p = this.limiter.run(async () => {
+      await this.store.fetchBlob(this.lease, this.repo, desc, {
+        signal: this.signal,
+        onProgress: throttledProgress((current, total) => emit({ kind: 'layer', id, action: 'downloading', current, total })),
+      });
+      emit({ kind: 'layer', id, action: 'verifying' });
+      emit({ kind: 'layer', id, action: 'downloaded' });
+    }, this.signal);
+    p.catch(() => this.controller.abort());
+    this.started.set(desc.digest, p);
+  }
+
+  get(d: Digest): Promise<void> | undefined {
+    return this.started.get(d);
+  }
+
+  all(): Promise<void>[] {
+    return [...this.started.values()];
+  }
+
+  abort(): void {
+    this.controller.abort();
+  }
+
+  /** Stop every download and wait until none is running. */
+  cancel(): Promise<PromiseSettledResult<void>[]> {
+    this.controller.abort();
+    return Promise.allSettled(this.all());
+  }
+}
+
+/** Holds layer events until open(), then passes them on in order. */
+class EventGate {
+  private held: Parameters<OnProgress>[0][] | undefined = [];
+  constructor(private readonly out: OnProgress) {}
+  readonly emit: OnProgress = (e) => {
+    if (this.held) this.held.push(e);
+    else this.out(e);
+  };
+  open(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const e of held) this.out(e);
+  }
+}
+
+/** Like Promise.all, but waits for every promise to settle before rejecting with the first failure. */
+async function settleAll<T extends readonly unknown[]>(ps: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(ps);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 /** The error that started a failure, not the cancellations it caused in the other steps. */

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Readable, finished } from 'node:stream';
 import { LadingError, canceled } from '../errors/index.js';
 import { backoffDelay, type Clock } from '../util/index.js';
 import type { Logger } from './logger.js';
@@ -30,64 +30,135 @@ export interface ResumingReadOptions {
  * idea. A server that ignores Range answers from 0 and the already-delivered prefix is skipped.
  */
 export function resumingRead(first: OpenedBody, open: (position: number) => Promise<OpenedBody>, o: ResumingReadOptions): Readable {
-  const holder = { body: first.body };
-  const stream = Readable.from(chunks(first, open, o, holder), { objectMode: false });
-  // Readable.from's destroy waits for the generator to reach a yield; break a stalled read now.
-  stream.once('close', () => holder.body.destroy());
-  return stream;
+  return new ResumingRead(first, open, o);
 }
 
-async function* chunks(first: OpenedBody, open: (position: number) => Promise<OpenedBody>, o: ResumingReadOptions, holder: { body: Readable }): AsyncGenerator<Buffer> {
-  let body = first.body;
-  let skip = o.position - first.start;
-  let pos = o.position;
-  let failures = 0;
-  try {
-    for (;;) {
-      let failure: unknown;
-      const startedAt = pos;
-      try {
-        for await (const c of body) {
-          let chunk = c as Buffer;
-          if (skip > 0) {
-            if (chunk.length <= skip) {
-              skip -= chunk.length;
-              continue;
-            }
-            chunk = chunk.subarray(skip);
-            skip = 0;
-          }
-          pos += chunk.length;
-          if (pos > o.size) throw new LadingError('SIZE_MISMATCH', `size mismatch for ${o.what}: more than the expected ${o.size} bytes`);
-          yield chunk;
+const ignore = (): void => {};
+
+/**
+ * Forwards the current body's chunks as they arrive, pausing it when our buffer is full. A class
+ * rather than an async generator under Readable.from: a layer's thousands of chunks then cost a
+ * function call each instead of a generator step and two promises (measured on 160 MB pulls).
+ */
+class ResumingRead extends Readable {
+  private body!: Readable;
+  private detach: () => void = ignore;
+  private pos: number;
+  /** Bytes of the current body already delivered by an earlier one (a server ignoring Range). */
+  private skip = 0;
+  /** Where the current body took over: a failure after progress resets the failure count. */
+  private startedAt = 0;
+  private failures = 0;
+  private reopening = false;
+
+  constructor(
+    first: OpenedBody,
+    private readonly open: (position: number) => Promise<OpenedBody>,
+    private readonly o: ResumingReadOptions,
+  ) {
+    super();
+    this.pos = o.position;
+    this.attach(first);
+  }
+
+  override _read(): void {
+    if (!this.reopening) this.body.resume();
+  }
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    this.release();
+    cb(err);
+  }
+
+  private attach(b: OpenedBody): void {
+    const body = b.body;
+    this.body = body;
+    this.skip = this.pos - b.start;
+    this.startedAt = this.pos;
+    const onData = (c: Buffer): void => {
+      let chunk = c;
+      if (this.skip > 0) {
+        if (chunk.length <= this.skip) {
+          this.skip -= chunk.length;
+          return;
         }
-        if (pos === o.size) return;
-        failure = undefined; // clean but short end
-      } catch (e) {
-        if (o.signal?.aborted) throw canceled(o.signal);
-        if (e instanceof LadingError) throw e;
-        failure = e;
+        chunk = chunk.subarray(this.skip);
+        this.skip = 0;
       }
-      if (pos > startedAt) failures = 0;
-      if (failures >= o.maxResumes) {
-        if (failure === undefined) throw new LadingError('SIZE_MISMATCH', `size mismatch for ${o.what}: got ${pos} bytes, expected ${o.size}`);
-        throw networkError('GET', o.url, failure);
+      this.pos += chunk.length;
+      if (this.pos > this.o.size) {
+        this.destroy(new LadingError('SIZE_MISMATCH', `size mismatch for ${this.o.what}: more than the expected ${this.o.size} bytes`));
+        return;
       }
-      failures++;
-      o.logger?.log('debug', 'blob read interrupted, resuming', { blob: o.what, position: pos, attempt: failures, error: failure instanceof Error ? failure.message : 'short read' });
-      body.destroy();
-      try {
-        await o.clock.sleep(backoffDelay(failures - 1, o.clock), o.signal);
-      } catch (e) {
-        if (o.signal?.aborted) throw canceled(o.signal);
-        throw e;
-      }
-      const next = await open(pos);
-      body = next.body;
-      holder.body = body;
-      skip = pos - next.start;
+      if (!this.push(chunk)) body.pause();
+    };
+    body.on('data', onData);
+    const stopWatching = finished(body, (err) => {
+      if (this.destroyed || this.body !== body) return;
+      if (err) this.failed(err);
+      else if (this.pos === this.o.size) this.push(null);
+      else this.failed(undefined); // a clean but short end
+    });
+    this.detach = () => {
+      body.removeListener('data', onData);
+      stopWatching();
+    };
+  }
+
+  /** Stop listening to the current body and destroy it; later errors from it go nowhere. */
+  private release(): void {
+    this.detach();
+    this.detach = ignore;
+    this.body.on('error', ignore);
+    this.body.destroy();
+  }
+
+  private failed(failure: unknown): void {
+    const { o } = this;
+    if (o.signal?.aborted) {
+      this.destroy(canceled(o.signal));
+      return;
     }
-  } finally {
-    body.destroy();
+    if (failure instanceof LadingError) {
+      this.destroy(failure);
+      return;
+    }
+    if (this.pos > this.startedAt) this.failures = 0;
+    if (this.failures >= o.maxResumes) {
+      this.destroy(
+        failure === undefined ? new LadingError('SIZE_MISMATCH', `size mismatch for ${o.what}: got ${this.pos} bytes, expected ${o.size}`) : networkError('GET', o.url, failure),
+      );
+      return;
+    }
+    this.failures++;
+    o.logger?.log('debug', 'blob read interrupted, resuming', {
+      blob: o.what,
+      position: this.pos,
+      attempt: this.failures,
+      error: failure instanceof Error ? failure.message : 'short read',
+    });
+    this.release();
+    this.reopening = true;
+    void this.reopen();
+  }
+
+  private async reopen(): Promise<void> {
+    const { o } = this;
+    let next: OpenedBody;
+    try {
+      await o.clock.sleep(backoffDelay(this.failures - 1, o.clock), o.signal);
+      if (this.destroyed) return; // the consumer went away meanwhile
+      next = await this.open(this.pos);
+    } catch (e) {
+      this.destroy(o.signal?.aborted ? canceled(o.signal) : (e as Error));
+      return;
+    }
+    if (this.destroyed) {
+      next.body.on('error', ignore);
+      next.body.destroy();
+      return;
+    }
+    this.reopening = false;
+    this.attach(next); // it flows until our buffer is full, as the first body did
   }
 }

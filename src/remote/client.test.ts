@@ -401,6 +401,78 @@ test('a connection reset mid-body is resumed with Range and the bytes are exact'
   assert.deepEqual(clock.sleeps, [150]);
 });
 
+test('a resume the server answers from byte 0 skips what was delivered; offsets and bytes stay exact', async (t) => {
+  const blob = blobOf(200_000);
+  let n = 0;
+  const f = await fake(t, (req, res) => {
+    if (req.url === '/v2/') return json(res, 200, {});
+    n++;
+    // Every response ignores Range; the first two break off part-way.
+    res.writeHead(200, { 'content-length': blob.length });
+    if (n <= 2) {
+      res.write(blob.subarray(0, n * 60_000), () => res.socket?.destroy());
+      return;
+    }
+    res.end(blob);
+  });
+  const { client: c, clock } = client(t);
+  const { stream, offset } = await c.fetchBlob({ registry: f.host, repository: 'bb' }, desc(blob));
+  assert.equal(offset, 0);
+  assert.ok((await readAll(stream)).equals(blob));
+  assert.deepEqual(f.seen.filter((s) => s.url !== '/v2/').map((s) => s.headers.range), [undefined, 'bytes=60000-', 'bytes=120000-']);
+  // Progress between failures resets the count: each resume waits the first backoff step.
+  assert.deepEqual(clock.sleeps, [150, 150]);
+});
+
+test('a body that keeps breaking without progress fails after maxResumes; a cancellation during the backoff is CANCELED', async (t) => {
+  const blob = blobOf(50_000);
+  const f = await fake(t, (req, res) => {
+    if (req.url === '/v2/') return json(res, 200, {});
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    // The first response delivers 10 000 bytes; every later one breaks after its headers.
+    if (!m) {
+      res.writeHead(200, { 'content-length': blob.length });
+      res.write(blob.subarray(0, 10_000), () => res.socket?.destroy());
+      return;
+    }
+    const start = Number(m[1]);
+    res.writeHead(206, { 'content-length': blob.length - start, 'content-range': `bytes ${start}-${blob.length - 1}/${blob.length}` });
+    res.flushHeaders();
+    setImmediate(() => res.socket?.destroy());
+  });
+  const { client: c, clock } = client(t);
+  const repo = { registry: f.host, repository: 'bb' };
+  const { stream } = await c.fetchBlob(repo, desc(blob));
+  await assert.rejects(readAll(stream), { code: 'UNAVAILABLE' });
+  assert.equal(clock.sleeps.length, 3); // maxResumes
+  assert.deepEqual(f.seen.filter((s) => s.url !== '/v2/').map((s) => s.headers.range), [undefined, 'bytes=10000-', 'bytes=10000-', 'bytes=10000-']);
+
+  const ac = new AbortController();
+  clock.sleep = async (_ms, signal) => {
+    ac.abort();
+    signal?.throwIfAborted();
+  };
+  const second = await c.fetchBlob(repo, desc(blob), { signal: ac.signal });
+  await assert.rejects(readAll(second.stream), { code: 'CANCELED' });
+});
+
+test('destroying a blob stream part-way releases its connection', async (t) => {
+  const blob = blobOf(4 * 1024 * 1024);
+  let closed = 0;
+  const f = await fake(t, (req, res) => {
+    if (req.url === '/v2/') return json(res, 200, {});
+    res.on('close', () => closed++);
+    res.writeHead(200, { 'content-length': blob.length });
+    res.end(blob);
+  });
+  const { client: c } = client(t);
+  const { stream } = await c.fetchBlob({ registry: f.host, repository: 'bb' }, desc(blob));
+  await new Promise<void>((r) => stream.once('data', () => r()));
+  stream.destroy();
+  for (let i = 0; i < 1000 && closed === 0; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(closed, 1);
+});
+
 test('Range honoured with 206; a server answering 200 reports offset 0', async (t) => {
   const blob = blobOf(5000);
   const d = desc(blob);

@@ -255,6 +255,30 @@ describe('pull from distribution', () => {
     assert.match((await lading(root, ['images', '-q'])).out, new RegExp(`^${img.config.descriptor.digest.slice(7, 19)}\n$`));
   });
 
+  test('a corrupt config fails the pull; layer downloads started beside it stop and nothing stays locked', async () => {
+    const layers = [await tarLayer([file('a.bin', randomBytes(256 * 1024))]), await tarLayer([file('b.bin', randomBytes(256 * 1024))])];
+    const img = buildImage({ layers });
+    await pushFixture(reg.url, 'corrupt/config', img, '1');
+    const hex = img.config.descriptor.digest.slice(7);
+    const configFile = join(reg.dir, 'data', 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+    const good = await readFile(configFile);
+    await writeFile(configFile, Buffer.from(good.toString('utf8').replace('"amd64"', '"arm64"')));
+    try {
+      const root = await freshRoot();
+      const r = await lading(root, ['pull', `${reg.host}/corrupt/config:1`]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /digest mismatch/);
+      assert.equal((await lading(root, ['images', '-q'])).out, '');
+      // Whatever the layer downloads got to (committed, partial or not begun), none is running.
+      const dir = join(root, 'content', 'ingest');
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        assert.ok(!(await readdir(join(dir, name))).includes('lock'), `ingest ${name} is still locked`);
+      }
+    } finally {
+      await writeFile(configFile, good);
+    }
+  });
+
   test('hostile layer entries never write outside the snapshot', async () => {
     const outside = join(work, 'outside-target');
     const layer = await tarLayer([
