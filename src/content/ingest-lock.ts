@@ -100,7 +100,14 @@ export async function tryLock(dir: string, clock: Clock): Promise<HeldLock | { h
   const tmp = join(dir, `${LOCK}.${record.token}.tmp`);
   for (let attempt = 0; ; attempt++) {
     // The directory can vanish under us when its holder commits (it is renamed away): recreate.
-    await mkdir(dir, { recursive: true });
+    // A recursive mkdir that finds it made and then gone (EEXIST, then ENOENT from its stat)
+    // reports ENOENT: that is the same race, so try again.
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (e) {
+      if (code(e) === 'ENOENT' && attempt < 100) continue;
+      throw e;
+    }
     try {
       await writeFile(tmp, JSON.stringify(record), { flag: 'wx' });
     } catch (e) {
