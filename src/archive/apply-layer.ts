@@ -26,12 +26,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Header } from 'tar-stream';
 import { LadingError, throwIfAborted } from '../errors/index.js';
 import type { Digest } from '../oci/index.js';
-import { lazyRequire } from '../util/index.js';
+import { tarStream } from '../util/index.js';
 import { cleanName, lstatQuiet, RootResolver } from './root-path.js';
 import { createSpecialNodes, type SpecialNode } from './special-nodes.js';
-
-// Loaded on first use, so commands that never touch a tar do not pay for it.
-const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
 export interface ApplyLayerOptions {
   /** Apply owners, setuid/setgid bits and device nodes (needs root). */

@@ -1,9 +1,8 @@
 import type * as ChildProcess from 'node:child_process';
 import { LadingError, throwIfAborted } from '../errors/index.js';
-import { lazyRequire } from '../util/index.js';
+import { lazyRequire, tarStream } from '../util/index.js';
 
-// Loaded on first use, so commands that never touch a tar do not pay for them.
-const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
+// Loaded on first use: only layers with special nodes run tar.
 const childProcess = lazyRequire<typeof ChildProcess>('node:child_process');
 
 /**

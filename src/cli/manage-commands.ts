@@ -13,6 +13,11 @@ type Event = { untagged: string } | { deleted: string };
 
 const DF_HEADERS: Record<string, string> = { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' };
 
+/** Docker's default `system df` tables, as templates over the same contexts --format sees. */
+const DF_TYPES_TABLE = 'table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}';
+const DF_IMAGES_TABLE =
+  'table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}\\t{{.SharedSize}}\\t{{.UniqueSize}}\\t{{.Containers}}';
+
 const DF_IMAGE_HEADERS: Record<string, string> = {
   Repository: 'REPOSITORY',
   Tag: 'TAG',
@@ -212,71 +217,50 @@ export function registerManageCommands(program: Command, ctx: CommandContext): v
       .option('--format <format>', "format output: 'table', 'table TEMPLATE', 'json' or a Go template")
       .description('Show disk usage')
       .action((opts: { verbose?: boolean; format?: string }) => {
-        const format = parseFormat(opts.format);
         const u = ctx.engine.get().diskUsage();
         const now = io.now();
-        const created = (c: number | undefined) => (c === undefined ? 'N/A' : `${humanDuration(now - c)} ago`);
         if (opts.verbose) {
-          if (format.template) {
-            const imageContexts = u.images.map(
-              (i) =>
-                new TemplateContext('*formatter.imageContext', {
-                  Containers: String(i.containers),
-                  CreatedAt: () => (i.created === undefined ? GO_ZERO_TIME : goLocalTime(i.created)),
-                  CreatedSince: () => created(i.created),
-                  Digest: '<none>',
-                  ID: shortId(i.id),
-                  Repository: i.repository,
-                  SharedSize: () => humanSize(i.sharedSize),
-                  Size: () => humanSize(i.size),
-                  Tag: i.tag,
-                  UniqueSize: () => humanSize(i.uniqueSize),
-                  VirtualSize: () => humanSize(i.size),
-                }),
-            );
-            if (format.kind === 'table') {
-              out(`Images space usage:\n\n${renderTemplate(format as typeof format & { template: GoTemplate }, imageContexts, DF_IMAGE_HEADERS, '*formatter.imageContext')}`);
-              return;
-            }
-            // Docker runs a non-table template once over the whole report: {{json .}} is one
-            // document, {{range .Images}} walks the images.
-            const report = new TemplateContext('*formatter.diskUsageContext', { Images: imageContexts, Containers: [], Volumes: [], BuildCache: [] });
-            out(`${format.template.execute(report)}\n`);
+          // Docker's verbose default: its image table under a heading.
+          const format = parseFormat(opts.format ?? DF_IMAGES_TABLE);
+          const imageContexts = u.images.map(
+            (i) =>
+              new TemplateContext('*formatter.imageContext', {
+                Containers: String(i.containers),
+                CreatedAt: () => (i.created === undefined ? GO_ZERO_TIME : goLocalTime(i.created)),
+                CreatedSince: () => (i.created === undefined ? 'N/A' : `${humanDuration(now - i.created)} ago`),
+                Digest: '<none>',
+                ID: shortId(i.id),
+                Repository: i.repository,
+                SharedSize: () => humanSize(i.sharedSize),
+                Size: () => humanSize(i.size),
+                Tag: i.tag,
+                UniqueSize: () => humanSize(i.uniqueSize),
+                VirtualSize: () => humanSize(i.size),
+              }),
+          );
+          if (format.kind === 'table') {
+            out(`Images space usage:\n\n${renderTemplate(format as typeof format & { template: GoTemplate }, imageContexts, DF_IMAGE_HEADERS, '*formatter.imageContext')}`);
             return;
           }
-          const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', 'SHARED SIZE', 'UNIQUE SIZE', 'CONTAINERS']];
-          for (const i of u.images) {
-            rows.push([
-              i.repository,
-              i.tag,
-              shortId(i.id),
-              created(i.created),
-              humanSize(i.size),
-              humanSize(i.sharedSize),
-              humanSize(i.uniqueSize),
-              String(i.containers),
-            ]);
-          }
-          out(`Images space usage:\n\n${renderTable(rows)}`);
+          // Docker runs a non-table template once over the whole report: {{json .}} is one
+          // document, {{range .Images}} walks the images.
+          const report = new TemplateContext('*formatter.diskUsageContext', { Images: imageContexts, Containers: [], Volumes: [], BuildCache: [] });
+          out(`${format.template!.execute(report)}\n`);
           return;
         }
         const pct = u.totalBytes > 0 ? ` (${Math.floor((u.reclaimableBytes * 100) / u.totalBytes)}%)` : '';
         // lading has no containers, volumes or build cache yet: those rows are truthfully empty.
-        const types: string[][] = [
+        const types = [
           ['Images', String(u.images.length), String(u.active), humanSize(u.totalBytes, 4), `${humanSize(u.reclaimableBytes, 4)}${pct}`],
           ['Containers', '0', '0', '0B', '0B'],
           ['Local Volumes', '0', '0', '0B', '0B'],
           ['Build Cache', '0', '0', '0B', '0B'],
-        ];
-        if (format.template) {
-          const contexts = types.map(
-            ([Type, TotalCount, Active, Size, Reclaimable]) =>
-              new TemplateContext('*formatter.diskUsageContext', { Type, TotalCount, Active, Size, Reclaimable }),
-          );
-          out(renderTemplate(format as typeof format & { template: GoTemplate }, contexts, DF_HEADERS, '*formatter.diskUsageContext'));
-          return;
-        }
-        out(renderTable([['TYPE', 'TOTAL', 'ACTIVE', 'SIZE', 'RECLAIMABLE'], ...types]));
+        ].map(
+          ([Type, TotalCount, Active, Size, Reclaimable]) =>
+            new TemplateContext('*formatter.diskUsageContext', { Type, TotalCount, Active, Size, Reclaimable }),
+        );
+        const format = parseFormat(opts.format ?? DF_TYPES_TABLE);
+        out(renderTemplate(format as typeof format & { template: GoTemplate }, types, DF_HEADERS, '*formatter.diskUsageContext'));
       });
 
   const check = (cmd: Command) =>

@@ -1,11 +1,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { lazyRequire } from '../util/index.js';
+import { tarStream } from '../util/index.js';
 import { LadingError } from '../errors/index.js';
 import { digestHex, parseDigest, type Descriptor, type Digest } from '../oci/index.js';
-
-// Loaded on first use, so commands that never touch a tar do not pay for it.
-const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
 /** One line of a docker-archive's `manifest.json`. */
 export interface ArchiveManifestEntry {

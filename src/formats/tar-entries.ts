@@ -2,12 +2,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import type { Header } from 'tar-stream';
-import { lazyRequire } from '../util/index.js';
+import { tarStream } from '../util/index.js';
 import { LadingError, canceled } from '../errors/index.js';
 import { autoDecompress } from '../compression/index.js';
-
-// Loaded on first use, so commands that never touch a tar do not pay for it.
-const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
 
 export interface TarEntry {
   /** Normalised path: no leading `./` or `/`. */

@@ -11,3 +11,6 @@ export function lazyRequire<T>(id: string): () => T {
   let loaded: T | undefined;
   return () => (loaded ??= require(id) as T);
 }
+
+/** tar-stream, shared by layer unpacking and the archive formats; most commands never touch a tar. */
+export const tarStream = lazyRequire<typeof import('tar-stream')>('tar-stream');
