@@ -202,12 +202,17 @@ test('rows: imageRows, the object columns and the packed columns all give Docker
   );
 });
 
-test('packed references: groups in order, a group the scan left unsorted is sorted', () => {
+test('packed references: groups in order, a group or a list of groups left unsorted is sorted', () => {
   assert.deepEqual(refGroups(''), []);
   assert.deepEqual(refGroups('docker.io/library/a\n1\n10\n2'), [['docker.io/library/a', '1', '10', '2']]);
   assert.deepEqual(refGroups('docker.io/library/a\n2\n1\vdocker.io/library/a-b\nz\nx'), [
     ['docker.io/library/a', '1', '2'],
     ['docker.io/library/a-b', 'x', 'z'],
+  ]);
+  // Groups out of repository order come back in it.
+  assert.deepEqual(refGroups('docker.io/library/b\n1\vdocker.io/library/a\n2\n1'), [
+    ['docker.io/library/a', '1', '2'],
+    ['docker.io/library/b', '1'],
   ]);
 });
 

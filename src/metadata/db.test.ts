@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { LadingError, isCode } from '../errors/index.js';
-import { MIGRATIONS, SCHEMA_VERSION, blobs, openDatabase, type Db } from './index.js';
+import { MIGRATIONS, SCHEMA_VERSION, blobs, openDatabase, type Db, type Tx } from './index.js';
 
 let dir: string;
 before(async () => {
@@ -20,6 +20,13 @@ const freshPath = () => join(dir, `meta-${n++}.db`);
 const hex = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
 const countBlobs = (db: Db) => db.read((tx) => blobs.count(tx));
 const putBlob = (db: Db, i: number) => db.tx((tx) => blobs.put(tx, { digest: hex(i) as never, size: i, mediaType: 'x' }));
+
+/** The schema as version 2 left it: no reference packs and no triggers keeping them. */
+function undoMigration3(tx: Tx): void {
+  for (const t of ['tags', 'digest_refs']) for (const k of ['insert', 'delete', 'update']) tx.run(`DROP TRIGGER ${t}_pack_${k}`);
+  tx.run(`ALTER TABLE images DROP COLUMN tags_packed`);
+  tx.run(`ALTER TABLE images DROP COLUMN digests_packed`);
+}
 
 describe('openDatabase', () => {
   test('sets the pragmas and the schema version', () => {
@@ -55,6 +62,7 @@ describe('openDatabase', () => {
     // A version-1 store, as the first release wrote it.
     const db1 = openDatabase(path);
     db1.tx((tx) => {
+      undoMigration3(tx);
       tx.run(`DROP INDEX digest_refs_by_digest`);
       tx.run(`PRAGMA user_version = 1`);
     });
@@ -68,6 +76,34 @@ describe('openDatabase', () => {
         const plan = tx.all<{ detail: string }>(`EXPLAIN QUERY PLAN SELECT 1 FROM digest_refs WHERE digest = ? LIMIT 1`, 'x');
         assert.match(plan.map((r) => r.detail).join(' '), /USING COVERING INDEX digest_refs_by_digest/);
       });
+    } finally {
+      db.close();
+    }
+  });
+
+  test('a version-2 store gets its references packed on upgrade (migration 3)', () => {
+    const path = freshPath();
+    const db2 = openDatabase(path);
+    const img = hex(9);
+    db2.tx((tx) => {
+      tx.run(`INSERT INTO blobs VALUES (?, 1, 'x', 0)`, hex(8));
+      tx.run(`INSERT INTO images (id, target_digest, target_media_type, target_size, size, os, architecture, added_at) VALUES (?, ?, 'x', 1, 0, 'linux', 'amd64', 0)`, img, hex(8));
+      // Back to version 2: no packs, no triggers; then references as version 2 wrote them.
+      undoMigration3(tx);
+      for (const [r, t] of [['b', '1'], ['a', 'z'], ['a', 'y']] as const) tx.run(`INSERT INTO tags VALUES (?, ?, ?, 0)`, r, t, img);
+      tx.run(`INSERT INTO digest_refs VALUES ('a', ?, ?, 0)`, hex(8), img);
+      tx.run(`PRAGMA user_version = 2`);
+    });
+    db2.close();
+    const db = openDatabase(path);
+    try {
+      assert.deepEqual(
+        db.read((tx) => tx.get(`SELECT tags_packed, digests_packed FROM images`)),
+        { tags_packed: 'a\ny\nz\vb\n1', digests_packed: `a\n${hex(8)}` },
+      );
+      // And the triggers run from now on.
+      db.tx((tx) => tx.run(`DELETE FROM tags WHERE repository = 'b'`));
+      assert.equal(db.read((tx) => tx.get<{ t: string }>(`SELECT tags_packed AS t FROM images`)!.t), 'a\ny\nz');
     } finally {
       db.close();
     }

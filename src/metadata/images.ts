@@ -61,10 +61,11 @@ export interface ImageListEntry {
 }
 
 /**
- * An image's references of one kind as SQLite joins them: one group per repository, in repository
- * order, each `repository\nref\nref…` with its refs (tags or digests) in order, groups separated
- * by `\v`; '' when there are none. Names, tags and digests never contain either separator
- * (reference grammar). Read it with `forEachRefGroup`.
+ * An image's references of one kind, packed in its row (`tags_packed`, `digests_packed`, kept by
+ * migration 3's triggers): one group per repository, in repository order, each
+ * `repository\nref\nref…` with its refs (tags or digests) in order, groups separated by `\v`;
+ * '' when there are none. Names, tags and digests never contain either separator (reference
+ * grammar). Read it with `refGroups`.
  */
 export type PackedRefs = string;
 
@@ -156,13 +157,15 @@ function sortReferences(tags: TagRef[], digests: DigestRef[]): void {
 }
 
 /**
- * The groups of packed references, each `[repository, ref, ref…]` with its refs in order (tags
- * or digests; group_concat joins in scan order, which SQLite does not promise, so it is checked).
+ * The groups of packed references, each `[repository, ref, ref…]` (tags or digests), repositories
+ * ascending and refs ascending within each. The pack is built in that order by subqueries whose
+ * order SQLite follows but does not promise, so it is checked (and sorted when needed).
  */
 export function refGroups(packed: PackedRefs): string[][] {
   if (packed === '') return [];
   const groups = packed.indexOf('\v') < 0 ? [packed] : packed.split('\v');
   const out = new Array<string[]>(groups.length);
+  let sorted = true;
   for (let g = 0; g < groups.length; g++) {
     const refs = groups[g]!.split('\n');
     for (let k = 2; k < refs.length; k++) {
@@ -172,33 +175,10 @@ export function refGroups(packed: PackedRefs): string[][] {
         break;
       }
     }
+    if (g > 0 && refs[0]! < out[g - 1]![0]!) sorted = false;
     out[g] = refs;
   }
-  return out;
-}
-
-/**
- * Image ID -> its packed references of one table (tags or digest_refs), one grouped scan of the
- * table's covering index on (image_id, repository, ref): a row per (image, repository), not per
- * reference, and no sorter.
- */
-function packedRefs(tx: Tx, table: 'tags' | 'digest_refs'): Map<string, PackedRefs> {
-  const ref = table === 'tags' ? 'tag' : 'digest';
-  // One string per row (`image_id\trepository\nref…`): better-sqlite3 makes no array per row.
-  const rows = tx.pluck<string>(
-    `SELECT image_id || char(9) || repository || char(10) || group_concat(${ref}, char(10)) FROM ${table}
-     GROUP BY image_id, repository ORDER BY image_id, repository`,
-  );
-  const out = new Map<string, PackedRefs>();
-  for (let k = 0; k < rows.length; k++) {
-    const r = rows[k]!;
-    const tab = r.indexOf('\t');
-    const id = r.slice(0, tab);
-    const group = r.slice(tab + 1);
-    const prev = out.get(id);
-    out.set(id, prev === undefined ? group : `${prev}\v${group}`);
-  }
-  return out;
+  return sorted ? out : out.sort((a, b) => (a[0]! < b[0]! ? -1 : 1));
 }
 
 /** References from packed ones, an object each, in Docker's order (by full reference string). */
@@ -323,22 +303,13 @@ export const images = {
    * tags, per-image sorters and per-reference objects, not the scans, cost most. Newest first.
    */
   listPacked(tx: Tx): PackedImage[] {
-    const rows = tx.raw<[Digest, number | null, number, Digest | null]>(
-      `SELECT id, created, size, parent_id FROM images ORDER BY created DESC, id`,
+    const rows = tx.raw<[Digest, number | null, number, Digest | null, PackedRefs, PackedRefs]>(
+      `SELECT id, created, size, parent_id, tags_packed, digests_packed FROM images ORDER BY created DESC, id`,
     );
-    const tagsOf = packedRefs(tx, 'tags');
-    const digestsOf = packedRefs(tx, 'digest_refs');
     const out = new Array<PackedImage>(rows.length);
     for (let k = 0; k < rows.length; k++) {
       const r = rows[k]!;
-      out[k] = {
-        id: r[0],
-        created: r[1] ?? undefined,
-        size: r[2],
-        parentId: r[3] ?? undefined,
-        tags: tagsOf.get(r[0]) ?? '',
-        digests: digestsOf.get(r[0]) ?? '',
-      };
+      out[k] = { id: r[0], created: r[1] ?? undefined, size: r[2], parentId: r[3] ?? undefined, tags: r[4], digests: r[5] };
     }
     return out;
   },
@@ -348,11 +319,10 @@ export const images = {
    * reference, RepoTags and RepoDigests in Docker's order (lexical by full reference string).
    */
   listForDisplay(tx: Tx): ImageListEntry[] {
-    const rows = tx.raw<[Digest, number | null, number, string, Digest | null, number]>(
-      `SELECT id, created, size, labels_json, parent_id, coalesce(last_used_at, added_at) FROM images ORDER BY created DESC, id`,
+    const rows = tx.raw<[Digest, number | null, number, string, Digest | null, number, PackedRefs, PackedRefs]>(
+      `SELECT id, created, size, labels_json, parent_id, coalesce(last_used_at, added_at), tags_packed, digests_packed
+       FROM images ORDER BY created DESC, id`,
     );
-    const tagsOf = packedRefs(tx, 'tags');
-    const digestsOf = packedRefs(tx, 'digest_refs');
     const out = new Array<ImageListEntry>(rows.length);
     let parents: string[] | undefined;
     for (let k = 0; k < rows.length; k++) {
@@ -367,8 +337,8 @@ export const images = {
         parentId,
         hasChildren: false,
         lastUsedAt: r[5],
-        tags: unpackRefs(tagsOf.get(r[0]), tagRef, ':'),
-        digests: unpackRefs(digestsOf.get(r[0]), digestRef, '@'),
+        tags: unpackRefs(r[6], tagRef, ':'),
+        digests: unpackRefs(r[7], digestRef, '@'),
       };
       out[k] = e;
     }
@@ -449,6 +419,8 @@ export const images = {
       `SELECT repository, digest FROM digest_refs WHERE image_id = ? ORDER BY ${DIGEST_ORDER}`,
       id,
     );
+    // The row goes too: stop the triggers repacking its references once per reference removed.
+    tx.run(`UPDATE images SET tags_packed = NULL, digests_packed = NULL WHERE id = ?`, id);
     tx.run(`DELETE FROM tags WHERE image_id = ?`, id);
     tx.run(`DELETE FROM digest_refs WHERE image_id = ?`, id);
     tx.run(`DELETE FROM images WHERE id = ?`, id);

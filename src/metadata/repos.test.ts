@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { isCode } from '../errors/index.js';
 import { chainIds, sha256, type Digest } from '../oci/index.js';
 import {
@@ -275,6 +276,86 @@ describe('tags and digest references', () => {
     // The same digest in another repository is a separate reference.
     assert.deepEqual(db.tx((tx) => digestRefs.add(tx, 'example.com/x', idx, arm)), { imageId: arm, added: true });
     assert.equal(db.tx((tx) => digestRefs.remove(tx, BB, idx)), amd);
+  });
+});
+
+describe('packed references (migration 3 triggers)', () => {
+  /** What the triggers must keep: each image's references grouped from the tables, in order. */
+  function expectedPacks(tx: Tx): Map<string, [string, string]> {
+    const pack = (rows: { repository: string; ref: string }[]) => {
+      const groups = new Map<string, string[]>();
+      for (const r of rows) groups.set(r.repository, [...(groups.get(r.repository) ?? []), r.ref]);
+      return [...groups.keys()]
+        .sort()
+        .map((repo) => [repo, ...groups.get(repo)!.sort()].join('\n'))
+        .join('\v');
+    };
+    const out = new Map<string, [string, string]>();
+    for (const { id } of tx.all<{ id: string }>(`SELECT id FROM images`)) {
+      out.set(id, [
+        pack(tx.all(`SELECT repository, tag AS ref FROM tags WHERE image_id = ?`, id)),
+        pack(tx.all(`SELECT repository, digest AS ref FROM digest_refs WHERE image_id = ?`, id)),
+      ]);
+    }
+    return out;
+  }
+  const packs = (tx: Tx) =>
+    new Map(tx.raw<[string, string, string]>(`SELECT id, tags_packed, digests_packed FROM images`).map(([id, t, d]) => [id, [t, d]]));
+
+  // Names where byte order and "repository, then ref" order disagree, and tags that sort oddly.
+  const repo = fc.constantFrom('docker.io/library/a', 'docker.io/library/a-b', 'docker.io/library/a/b', 'example.com/x');
+  const ref = fc.constantFrom('latest', '1', '10', '2', 'v1.0', 'V1');
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('tag' as const), image: fc.nat(3), repo, ref }),
+    fc.record({ kind: fc.constant('untag' as const), repo, ref }),
+    fc.record({ kind: fc.constant('digest' as const), image: fc.nat(3), repo, ref }),
+    fc.record({ kind: fc.constant('undigest' as const), repo, ref }),
+    fc.record({ kind: fc.constant('remove' as const), image: fc.nat(3) }),
+  );
+
+  test('every tag, move, untag, digest reference and removal keeps each image\'s packs', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(op, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 8 }), (batches) => {
+        db.tx((tx) => {
+          tx.run(`DELETE FROM tags`);
+          tx.run(`DELETE FROM digest_refs`);
+        });
+        const ids = db.tx((tx) => [0, 1, 2, 3].map((i) => addImage(tx, `img${i}`, [`l${i}`])));
+        for (const batch of batches) {
+          db.tx((tx) => {
+            for (const o of batch) {
+              const digest = sha256(`d:${'ref' in o ? o.ref : ''}`);
+              if (o.kind === 'tag' && images.find(tx, ids[o.image]!)) tags.set(tx, o.repo, o.ref, ids[o.image]!);
+              else if (o.kind === 'untag') tags.remove(tx, o.repo, o.ref);
+              else if (o.kind === 'digest' && images.find(tx, ids[o.image]!)) digestRefs.add(tx, o.repo, digest, ids[o.image]!);
+              else if (o.kind === 'undigest') digestRefs.remove(tx, o.repo, digest);
+              else if (o.kind === 'remove') images.remove(tx, ids[o.image]!);
+            }
+          });
+          db.read((tx) => assert.deepEqual(packs(tx), expectedPacks(tx)));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  test('the listing reads references from the packs, in Docker\'s order', () => {
+    const id = db.tx((tx) => {
+      const i = addImage(tx, 'p', ['l1']);
+      for (const [r, t] of [['docker.io/library/a', '2'], ['docker.io/library/a-b', 'x'], ['docker.io/library/a', '10']] as const) tags.set(tx, r, t, i);
+      digestRefs.add(tx, 'example.com/x', sha256('m'), i);
+      return i;
+    });
+    assert.deepEqual(db.read((tx) => images.listPacked(tx)), [
+      {
+        id,
+        created: undefined,
+        size: 2000,
+        parentId: undefined,
+        tags: 'docker.io/library/a\n10\n2\vdocker.io/library/a-b\nx',
+        digests: `example.com/x\n${sha256('m')}`,
+      },
+    ]);
   });
 });
 
