@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Launcher: runs the bundled CLI (dist/lading.cjs, made by `npm run build`) from V8's code cache.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
+// CommonJS (bin/package.json): an ES module entry would start Node's ES module loader, ~15 ms of
+// every command, for this one file.
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+const { setFlagsFromString } = require('node:v8');
 
 // undici parses HTTP with a WebAssembly build of llhttp, which V8 recompiles with TurboFan in
 // the background; a short command then waits ~150-250 ms at exit for that compile. Liftoff's
@@ -19,11 +22,14 @@ for (const s of [process.stdout, process.stderr]) {
   });
 }
 
-const bundle = fileURLToPath(new URL('../dist/lading.cjs', import.meta.url));
+const dist = join(__dirname, '..', 'dist');
+const bundle = join(dist, 'lading.cjs');
 if (!existsSync(bundle)) {
   process.stderr.write(`lading: ${bundle} is missing: run \`npm run build\` first\n`);
   process.exit(1);
 }
-const { runCachedScript } = await import('../dist/src/util/cached-script.js');
+const { runCachedScript } = require(join(dist, 'cached-script.cjs'));
 const { main } = runCachedScript(bundle, `${bundle}.cache`).exports;
-process.exitCode = await main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

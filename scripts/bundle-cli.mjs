@@ -1,5 +1,5 @@
 // Bundles the compiled CLI (dist/src/cli/index.js) into one CommonJS file, dist/lading.cjs, which
-// bin/lading.js runs through V8's code cache. Resolving and compiling ~120 separate ES modules
+// bin/lading.js runs through V8's code cache (with dist/cached-script.cjs, made here too). Resolving and compiling ~120 separate ES modules
 // cost every command over 100 ms of start-up on top of Node's own; one cached script does not.
 // The library keeps its ES modules; the unpack worker still loads dist/src/archive/*.js.
 import { build } from 'esbuild';
@@ -45,5 +45,17 @@ await build({
   },
   plugins: [importMetaUrl],
   sourcemap: 'linked',
+  logLevel: 'warning',
+});
+
+// The launcher is CommonJS (an ES module entry costs the ESM loader's start-up): give it the code
+// cache runner in its own module format.
+await build({
+  entryPoints: [resolve(root, 'dist/src/util/cached-script.js')],
+  outfile: resolve(root, 'dist/cached-script.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
   logLevel: 'warning',
 });
