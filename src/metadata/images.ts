@@ -146,15 +146,8 @@ function toImage(r: ImageRow): ImageRecord {
 
 // Docker sorts RepoTags/RepoDigests by the full reference string (reference store lexicalRefs),
 // which differs from (repository, tag) order when one repository name prefixes another.
-const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const TAG_ORDER = `repository || ':' || tag`;
 const DIGEST_ORDER = `repository || '@' || digest`;
-
-/** Put RepoTags and RepoDigests in Docker's order (names are ASCII: code-unit order is SQLite's BINARY). */
-function sortReferences(tags: TagRef[], digests: DigestRef[]): void {
-  if (tags.length > 1) tags.sort((a, b) => cmp(`${a.repository}:${a.tag}`, `${b.repository}:${b.tag}`));
-  if (digests.length > 1) digests.sort((a, b) => cmp(`${a.repository}@${a.digest}`, `${b.repository}@${b.digest}`));
-}
 
 /**
  * The groups of packed references, each `[repository, ref, ref…]` (tags or digests), repositories
@@ -355,34 +348,11 @@ export const images = {
 
   /** All images, newest `created` first (no created last), each with its tags and digests. */
   list(tx: Tx): ImageSummary[] {
-    const out: ImageSummary[] = [];
-    const byId = new Map<string, ImageSummary>();
-    for (const r of tx.all<ImageRow>(`SELECT ${COLUMNS} FROM images ORDER BY created DESC, id`)) {
-      const s: ImageSummary = { ...toImage(r), repoTags: [], repoDigests: [] };
-      out.push(s);
-      byId.set(s.id, s);
-    }
-    // One row per (image, repository) with its tags joined, scanned in index order (tags sorted
-    // within a repository): at 50k tags this is several times cheaper than a row per tag.
-    const multi = new Set<ImageSummary>();
-    for (const t of tx.all<{ image_id: string; repository: string; tags: string }>(
-      `SELECT image_id, repository, group_concat(tag, char(10)) AS tags FROM tags GROUP BY image_id, repository`,
-    )) {
-      const s = byId.get(t.image_id);
-      if (!s) continue;
-      if (s.repoTags.length > 0) multi.add(s);
-      for (const tag of t.tags.split('\n')) s.repoTags.push({ repository: t.repository, tag });
-    }
-    for (const d of tx.all<{ repository: string; digest: string; image_id: string }>(
-      `SELECT repository, digest, image_id FROM digest_refs`,
-    )) {
-      const s = byId.get(d.image_id);
-      if (!s) continue;
-      if (s.repoDigests.length > 0) multi.add(s);
-      s.repoDigests.push({ repository: d.repository, digest: d.digest as Digest });
-    }
-    for (const s of multi) sortReferences(s.repoTags, s.repoDigests);
-    return out;
+    return tx
+      .all<ImageRow & { tags_packed: PackedRefs; digests_packed: PackedRefs }>(
+        `SELECT ${COLUMNS}, tags_packed, digests_packed FROM images ORDER BY created DESC, id`,
+      )
+      .map((r) => ({ ...toImage(r), repoTags: unpackRefs(r.tags_packed, tagRef, ':'), repoDigests: unpackRefs(r.digests_packed, digestRef, '@') }));
   },
 
   count(tx: Tx): number {
