@@ -89,7 +89,12 @@ export async function applyLayer(dir: string, tar: Readable, o: ApplyLayerOption
   ex.on('entry', (h, stream, next) => {
     applier.entry(h as PaxHeaders, stream as unknown as EntryBody).then(
       () => next(),
-      (e: unknown) => next(e as Error),
+      (e: unknown) => {
+        // The parser destroys the entry's unread body with this error too: without a listener
+        // that would be an uncaught exception (and kill a worker thread).
+        stream.on('error', () => {});
+        next(e as Error);
+      },
     );
   });
   try {
