@@ -110,6 +110,13 @@ describe('applyLayer', () => {
     assert.equal(readFileSync(outside, 'utf8'), 'old');
   });
 
+  it('fails on an entry whose large body it never read, with nothing left uncaught', async () => {
+    // "c/b" fails before its body is read; the parser then destroys that body with the error.
+    const tar = await tarLayer([file('c', 'x'), file('c/b', Buffer.alloc(70_000, 1)), file('d', Buffer.alloc(70_000, 1))]);
+    await assert.rejects(apply(tmp(), tar), { code: 'INVALID_ARGUMENT', message: 'invalid tar entry "c/b": "c" is not a directory' });
+    await new Promise((r) => setTimeout(r, 20)); // an uncaught exception would fail this file
+  });
+
   it('merges an existing dir, replaces a dir by a file and a non-dir by a dir', async () => {
     const root = tmp();
     mkdirSync(join(root, 'keep'));
