@@ -291,9 +291,8 @@ export const images = {
   },
 
   /**
-   * `images` with its references packed (see PackedRefs): three scans and a row per (image,
-   * repository) instead of a subquery, sorter or object per reference. At 10k images and 50k
-   * tags, per-image sorters and per-reference objects, not the scans, cost most. Newest first.
+   * `images` with its references packed (see PackedRefs): one scan of the image rows, no object
+   * per reference. Newest first.
    */
   listPacked(tx: Tx): PackedImage[] {
     const rows = tx.raw<[Digest, number | null, number, Digest | null, PackedRefs, PackedRefs]>(
@@ -308,7 +307,7 @@ export const images = {
   },
 
   /**
-   * What `images` filters and formats need: the packed listing's scans, with an object per
+   * What `images` filters and formats need: the packed listing's scan, with an object per
    * reference, RepoTags and RepoDigests in Docker's order (lexical by full reference string).
    */
   listForDisplay(tx: Tx): ImageListEntry[] {

@@ -142,10 +142,11 @@ export const MIGRATIONS: readonly string[] = [
         blob; without this index each such check scanned every digest reference. */ `
   CREATE INDEX digest_refs_by_digest ON digest_refs(digest);
   `,
-  /* 3: \`images\` reads each image's references packed in its own row (images.refsPacked) instead of
-        grouping every tag row per listing: at 50k tags the grouping cost more than the rest of
-        the listing. Triggers keep the packs, so no writer can forget them. A pack is NULL while
-        images.remove deletes the image, so dropping n references costs n, not n². */ `
+  /* 3: `images` reads each image's references packed in its own row (tags_packed,
+        digests_packed; see metadata PackedRefs) instead of grouping every tag row per listing:
+        at 50k tags the grouping cost more than the rest of the listing. Triggers keep the packs,
+        so no writer can forget them. A pack is NULL while images.remove deletes the image, so
+        dropping n references costs n repacks, not n². */ `
   ALTER TABLE images ADD COLUMN tags_packed TEXT DEFAULT '';
   ALTER TABLE images ADD COLUMN digests_packed TEXT DEFAULT '';
   ${packTriggers('tags', 'tag', 'tags_packed')}
@@ -168,6 +169,7 @@ function pack(table: string, ref: string): string {
      GROUP BY repository ORDER BY repository))`;
 }
 
+/** Triggers that repack an image's references of one table whenever a reference row changes (migration 3). */
 function packTriggers(table: string, ref: string, column: string): string {
   const refresh = (ids: string) =>
     `UPDATE images SET ${column} = ${pack(table, ref)} WHERE id IN (${ids}) AND ${column} IS NOT NULL;`;
