@@ -161,6 +161,7 @@ export const MIGRATIONS: readonly string[] = [
  * an UPDATE of the `images` row. Ordered by subqueries, which SQLite follows but does not promise
  * (refGroups checks); `group_concat(… ORDER BY …)` would promise it, but SQLite before 3.44
  * (Debian 12's sqlite3 shell, Python's sqlite3) then could not open the store at all.
+ * Part of migration 3, so never edited: a later migration replaces the triggers instead.
  */
 function pack(table: string, ref: string): string {
   return `(SELECT coalesce(group_concat(g, char(11)), '') FROM
