@@ -1,7 +1,7 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { LadingError } from '../errors/index.js';
 import { storeBlob, type ContentStore } from '../content/index.js';
-import { blobs, images, indexes, leases, snapshots, tags, digestRefs, type Db, type LeaseId } from '../metadata/index.js';
+import { blobs, images, indexes, leases, snapshots, tags, digestRefs, type Db, type LeaseId, type Tx } from '../metadata/index.js';
 import { layerCompression, type Descriptor, type Digest, type ImageConfig, type ImageManifest } from '../oci/index.js';
 import { repositoryName, type Reference } from '../reference/index.js';
 import type { RegistryClient, Repository } from '../remote/index.js';
@@ -98,13 +98,6 @@ export class ImageStore {
     this.d.db.tx((tx) => leases.release(tx, id));
   }
 
-  private hold(lease: LeaseId, kind: 'blob' | 'snapshot', key: string): void {
-    this.d.db.tx((tx) => {
-      leases.add(tx, lease, kind, key);
-      leases.renew(tx, lease, LEASE_TTL_MS);
-    });
-  }
-
   hasSnapshot(chainId: Digest): boolean {
     return this.d.db.read((tx) => snapshots.find(tx, chainId) !== undefined);
   }
@@ -115,22 +108,20 @@ export class ImageStore {
    * reference them.
    */
   holdBlobs(lease: LeaseId, digests: Digest[]): boolean[] {
-    return this.d.db.tx((tx) => {
-      const out = digests.map((d) => {
-        leases.add(tx, lease, 'blob', d);
-        return blobs.find(tx, d) !== undefined;
-      });
-      leases.renew(tx, lease, LEASE_TTL_MS);
-      return out;
-    });
+    return this.hold(lease, 'blob', digests, (tx, d) => blobs.find(tx, d) !== undefined);
   }
 
   /** Which of these snapshots are committed, leased in the same transaction (see holdBlobs). */
   holdSnapshots(lease: LeaseId, chainIds: Digest[]): boolean[] {
+    return this.hold(lease, 'snapshot', chainIds, (tx, c) => snapshots.find(tx, c) !== undefined);
+  }
+
+  /** Lease `keys` in one transaction; `present` answers for each inside it. */
+  private hold(lease: LeaseId, kind: 'blob' | 'snapshot', keys: readonly Digest[], present?: (tx: Tx, key: Digest) => boolean): boolean[] {
     return this.d.db.tx((tx) => {
-      const out = chainIds.map((c) => {
-        leases.add(tx, lease, 'snapshot', c);
-        return snapshots.find(tx, c) !== undefined;
+      const out = keys.map((k) => {
+        leases.add(tx, lease, kind, k);
+        return present?.(tx, k) ?? true;
       });
       leases.renew(tx, lease, LEASE_TTL_MS);
       return out;
@@ -143,7 +134,7 @@ export class ImageStore {
 
   /** Manifests and indexes arrive whole and verified; write them as blobs. */
   async putSmallBlob(lease: LeaseId, desc: Descriptor, bytes: Uint8Array, repo: Repository): Promise<void> {
-    this.hold(lease, 'blob', desc.digest);
+    this.hold(lease, 'blob', [desc.digest]);
     await storeBlob(this.d.content, desc, async () => bufferStream(bytes));
     this.d.db.tx((tx) => blobs.put(tx, { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, source: repo }));
   }
@@ -162,7 +153,7 @@ export class ImageStore {
     desc: Descriptor,
     o: { signal?: AbortSignal; onProgress?: (current: number, total: number) => void },
   ): Promise<void> {
-    this.hold(lease, 'blob', desc.digest);
+    this.hold(lease, 'blob', [desc.digest]);
     await storeBlob(
       this.d.content,
       desc,
@@ -190,7 +181,7 @@ export class ImageStore {
     if (layerCompression(l.desc.mediaType) === undefined && !/tar/.test(l.desc.mediaType)) {
       throw new LadingError('UNSUPPORTED', `unsupported layer media type ${l.desc.mediaType}`);
     }
-    this.hold(lease, 'snapshot', l.chainId);
+    this.hold(lease, 'snapshot', [l.chainId]);
     const opts = {
       diffId: l.diffId,
       asRoot: this.d.asRoot,

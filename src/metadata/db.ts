@@ -24,8 +24,6 @@ export interface Tx {
    * for listings that read tens of thousands of rows.
    */
   raw<T extends unknown[]>(sql: string, ...params: SqlParam[]): T[];
-  /** The first column of every row: no array or object per row at all. */
-  pluck<T>(sql: string, ...params: SqlParam[]): T[];
 }
 
 export interface Db {
@@ -60,7 +58,6 @@ class TxImpl implements Tx {
   constructor(
     private readonly stmt: (sql: string) => Statement,
     private readonly rawStmt: (sql: string) => Statement,
-    private readonly pluckStmt: (sql: string) => Statement,
     readonly now: number,
     readonly writable: boolean,
   ) {}
@@ -90,11 +87,6 @@ class TxImpl implements Tx {
   raw<T extends unknown[]>(sql: string, ...params: SqlParam[]): T[] {
     this.check();
     return this.rawStmt(sql).all(...params) as T[];
-  }
-
-  pluck<T>(sql: string, ...params: SqlParam[]): T[] {
-    this.check();
-    return this.pluckStmt(sql).all(...params) as T[];
   }
 }
 
@@ -169,38 +161,26 @@ export function openDatabase(path: string, o: OpenDatabaseOptions = {}): Db {
     throw mapSqliteError(e, path);
   }
 
-  const cache = new Map<string, Statement>();
-  const stmt = (sql: string): Statement => {
-    let s = cache.get(sql);
-    if (s === undefined) {
-      s = sqlite.prepare(sql);
-      cache.set(sql, s);
-    }
-    return s;
+  // One cache per statement mode: raw() is a mode of the statement object, so those are apart.
+  const cacheOf = (prepare: (sql: string) => Statement) => {
+    const cache = new Map<string, Statement>();
+    const get = (sql: string): Statement => {
+      let s = cache.get(sql);
+      if (s === undefined) {
+        s = prepare(sql);
+        cache.set(sql, s);
+      }
+      return s;
+    };
+    return { get, clear: () => cache.clear() };
   };
-  // raw() and pluck() are modes of the statement object, so those statements are cached apart.
-  const rawCache = new Map<string, Statement>();
-  const rawStmt = (sql: string): Statement => {
-    let s = rawCache.get(`raw:${sql}`);
-    if (s === undefined) {
-      s = sqlite.prepare(sql).raw(true);
-      rawCache.set(`raw:${sql}`, s);
-    }
-    return s;
-  };
-  const pluckStmt = (sql: string): Statement => {
-    let s = rawCache.get(`pluck:${sql}`);
-    if (s === undefined) {
-      s = sqlite.prepare(sql).pluck(true);
-      rawCache.set(`pluck:${sql}`, s);
-    }
-    return s;
-  };
+  const plain = cacheOf((sql) => sqlite.prepare(sql));
+  const raw = cacheOf((sql) => sqlite.prepare(sql).raw(true));
 
   let current: TxImpl | undefined;
   const runner = sqlite.transaction((fn: (tx: Tx) => unknown, writable: boolean) => {
     const outer = current;
-    const tx = outer ?? new TxImpl(stmt, rawStmt, pluckStmt, clock.now(), writable);
+    const tx = outer ?? new TxImpl(plain.get, raw.get, clock.now(), writable);
     if (outer !== undefined && writable && !outer.writable) {
       throw new LadingError('INTERNAL', 'db.tx nested inside db.read');
     }
@@ -253,8 +233,8 @@ export function openDatabase(path: string, o: OpenDatabaseOptions = {}): Db {
     close: () => {
       if (closed) return;
       closed = true;
-      cache.clear();
-      rawCache.clear();
+      plain.clear();
+      raw.clear();
       sqlite.close();
     },
   };

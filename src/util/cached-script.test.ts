@@ -24,9 +24,15 @@ module.exports.sep = sep;
 module.exports.self = this === exports;
 `;
 
-test('runs a CommonJS file, writes the code cache, then compiles from it', (t) => {
+/** A directory removed when the test ends. */
+function scratch(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'lading-cached-script-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('runs a CommonJS file, writes the code cache, then compiles from it', (t) => {
+  const dir = scratch(t);
   const file = join(dir, 'probe.cjs');
   const cache = join(dir, 'probe.cjs.cache');
   writeFileSync(file, probeSource(42));
@@ -44,8 +50,7 @@ test('runs a CommonJS file, writes the code cache, then compiles from it', (t) =
 });
 
 test('a cache made for other source or corrupted is rejected and rewritten', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'lading-cached-script-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratch(t);
   const file = join(dir, 'probe.cjs');
   const cache = join(dir, 'probe.cjs.cache');
   writeFileSync(file, probeSource(1));
@@ -75,8 +80,7 @@ test('a cache made for other source or corrupted is rejected and rewritten', (t)
 });
 
 test('an unwritable cache location only costs speed', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'lading-cached-script-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratch(t);
   const file = join(dir, 'probe.cjs');
   writeFileSync(file, probeSource(3));
   const cache = join(dir, 'missing-dir', 'probe.cjs.cache');
@@ -88,8 +92,7 @@ test('an unwritable cache location only costs speed', (t) => {
 });
 
 test('an error thrown by the script reaches the caller', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'lading-cached-script-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratch(t);
   const file = join(dir, 'bad.cjs');
   writeFileSync(file, "throw new Error('boom from bad.cjs');\n");
   assert.throws(() => runCachedScript(file, `${file}.cache`), /boom from bad\.cjs/);
