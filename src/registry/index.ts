@@ -6,5 +6,5 @@ export { collectGarbage, referencedDigests, type GcOptions, type GcReport } from
 export { registryRouter } from './app.js';
 export { OCI_ERRORS, RegistryHttpError, type OciErrorCode } from './errors.js';
 export { Htpasswd, AccessPolicy, parseScope, formatScope, type Access, type AccessRule } from './auth/index.js';
-export { FsRegistryStorage, registryStorageSuite, type RegistryStorage, type BlobStore, type UploadStore, type RepoIndex, type ManifestRecord, type RegistryStorageHarness } from './storage/index.js';
+export { FsRegistryStorage, type RegistryStorage, type BlobStore, type UploadStore, type RepoIndex, type ManifestRecord } from './storage/index.js';
 export { createLogger } from '../server/index.js';
