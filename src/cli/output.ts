@@ -12,7 +12,11 @@ export interface Io {
 export const processIo = (): Io => ({
   stdout: process.stdout,
   stderr: process.stderr,
-  stdin: process.stdin,
+  // A getter: Node builds process.stdin (a file, pipe or TTY stream) on first access, ~2 ms of
+  // every command, and few commands read it.
+  get stdin() {
+    return process.stdin;
+  },
   env: process.env,
   now: () => Date.now(),
 });
