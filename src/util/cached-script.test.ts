@@ -97,3 +97,22 @@ test('an error thrown by the script reaches the caller', (t) => {
   writeFileSync(file, "throw new Error('boom from bad.cjs');\n");
   assert.throws(() => runCachedScript(file, `${file}.cache`), /boom from bad\.cjs/);
 });
+
+test("a file stamped with its hash (the bundler's) is keyed by the stamp, not hashed again", (t) => {
+  const dir = scratch(t);
+  const file = join(dir, 'stamped.cjs');
+  const cache = join(dir, 'stamped.cjs.cache');
+  const body = probeSource(5);
+  // Not the body's real hash: shows the stamp is what keys the cache.
+  const stamp = 'ab'.repeat(32);
+  writeFileSync(file, `//# sha256=${stamp}\n${body}`);
+  assert.equal(runCachedScript<Probe>(file, cache).exports.answer(), 5);
+  assert.equal(readFileSync(cache).subarray(0, 32).toString('hex'), stamp);
+  assert.equal(runCachedScript<Probe>(file, cache).fromCache, true);
+
+  // A rebuild stamps the new source: the old cache is not used.
+  writeFileSync(file, `//# sha256=${'cd'.repeat(32)}\n${probeSource(6)}`);
+  const rebuilt = runCachedScript<Probe>(file, cache);
+  assert.equal(rebuilt.fromCache, false);
+  assert.equal(rebuilt.exports.answer(), 6);
+});
