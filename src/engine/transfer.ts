@@ -113,10 +113,9 @@ export function transferMethods(d: TransferDeps): TransferMethods {
 
 /** GET a rootfs tarball over http(s), following redirects; Docker's wording on failure. */
 async function fetchUrl(agent: Dispatcher, url: string, signal: AbortSignal | undefined): Promise<Readable> {
-  // The full undici, for its redirect interceptor: loaded only by an import from a URL.
-  const { interceptors } = await import('undici');
+  const { redirectInterceptor } = await import('./http-agent.js');
   const res = await agent
-    .compose(interceptors.redirect({ maxRedirections: 10 }))
+    .compose(redirectInterceptor({ maxRedirections: 10 }))
     .request({ origin: new URL(url).origin, path: new URL(url).pathname + new URL(url).search, method: 'GET', ...(signal ? { signal } : {}) })
     .catch((e: unknown) => {
       throw new LadingError('UNAVAILABLE', `Get "${url}": ${(e as Error).message}`, { cause: e });
