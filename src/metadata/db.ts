@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { LadingError } from '../errors/index.js';
 import type { Clock } from '../util/index.js';
 import { MIGRATIONS } from './migrations.js';
@@ -134,6 +135,23 @@ const TEMP_TABLES = `
   CREATE TEMP TABLE IF NOT EXISTS gc_snapshots (chain_id TEXT PRIMARY KEY) WITHOUT ROWID;
 `;
 
+let addonPath: string | null | undefined;
+/**
+ * better-sqlite3's compiled addon by path. Without one it finds it through the \`bindings\`
+ * package, which probes a dozen paths and parses a stack trace (~2-3 ms of every command).
+ * undefined (the package's own search) for a build that lives elsewhere.
+ */
+function nativeAddon(): string | undefined {
+  if (addonPath === undefined) {
+    try {
+      addonPath = createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
+    } catch {
+      addonPath = null;
+    }
+  }
+  return addonPath ?? undefined;
+}
+
 /**
  * Open (creating if needed) the store's SQLite file and bring its schema up to date.
  * Pragmas follow pnpm's store index: WAL so readers never block the writer, synchronous=NORMAL
@@ -144,7 +162,7 @@ export function openDatabase(path: string, o: OpenDatabaseOptions = {}): Db {
   const clock = o.clock ?? { now: () => Date.now() };
   let sqlite: Database.Database;
   try {
-    sqlite = new Database(path);
+    sqlite = new Database(path, { nativeBinding: nativeAddon() });
   } catch (e) {
     throw mapSqliteError(e, path);
   }
