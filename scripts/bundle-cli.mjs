@@ -124,10 +124,12 @@ async function bundle(entry, out, o) {
   await writeFile(`${outfile}.map`, JSON.stringify(map));
 }
 
-// Packages stay where npm put them: native addons cannot be bundled, and the others load lazily
-// (only when a command needs them). commander parses every command line, so it comes along.
+// Packages stay where npm put them and load when a command needs them, except those nearly every
+// command runs: commander, and better-sqlite3's JavaScript (its addon is opened by path,
+// metadata/db.ts; from node_modules its 13 files cost ~7 ms of compiling).
+const BUNDLED = new Set(['commander', 'better-sqlite3']);
 await bundle('src/cli/index.js', 'lading.cjs', {
-  external: Object.keys(pkg.dependencies).filter((d) => d !== 'commander'),
+  external: Object.keys(pkg.dependencies).filter((d) => !BUNDLED.has(d)),
   plugins: [httpAgentApart],
 });
 await bundle('src/engine/http-agent.js', HTTP_AGENT, { external: [], plugins: [noHttp2] });

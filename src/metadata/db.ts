@@ -137,16 +137,22 @@ const TEMP_TABLES = `
 
 let addonPath: string | null | undefined;
 /**
- * better-sqlite3's compiled addon by path. Without one it finds it through the \`bindings\`
- * package, which probes a dozen paths and parses a stack trace (~2-3 ms of every command).
- * undefined (the package's own search) for a build that lives elsewhere.
+ * better-sqlite3's compiled addon by path (where npm's install or prebuild puts it). Without one
+ * it finds it through the \`bindings\` package, which probes a dozen paths and parses a stack
+ * trace (~2-3 ms of every command), and which cannot find it from the CLI's bundle. undefined
+ * (the package's own search) for a build that lives elsewhere.
  */
 function nativeAddon(): string | undefined {
   if (addonPath === undefined) {
-    try {
-      addonPath = createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
-    } catch {
-      addonPath = null;
+    const require = createRequire(import.meta.url);
+    addonPath = null;
+    for (const build of ['Release', 'Debug']) {
+      try {
+        addonPath = require.resolve(`better-sqlite3/build/${build}/better_sqlite3.node`);
+        break;
+      } catch {
+        // not this build
+      }
     }
   }
   return addonPath ?? undefined;
