@@ -29,7 +29,7 @@ if (!existsSync(bundle)) {
   process.exit(1);
 }
 const { runCachedScript } = require(join(dist, 'cached-script.cjs'));
-const { main } = runCachedScript(bundle, `${bundle}.cache`).exports;
+const { main } = runCachedScript(bundle).exports;
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -8,11 +8,13 @@ import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = resolve(root, 'dist');
 const pkg = JSON.parse(await readFile(resolve(root, 'package.json'), 'utf8'));
+// The code cache runner as tsc just compiled it: its stamp format is the one to write.
+const { stampSource } = await import(pathToFileURL(resolve(dist, 'src/util/cached-script.js')).href);
 
 // Each module's import.meta.url, as the path of its compiled file relative to the bundle, so the
 // package can move: apply-layer-file finds its worker script and createRequire resolves packages
@@ -66,9 +68,8 @@ const httpAgentApart = {
     b.onResolve({ filter: /[\\/]http-agent\.js$/ }, () => ({ path: HTTP_AGENT, namespace: 'http-agent-apart' }));
     b.onLoad({ filter: /.*/, namespace: 'http-agent-apart' }, () => ({
       loader: 'js',
-      contents: `const { join } = require('node:path');
-        const { runCachedScript } = require('./cached-script.cjs');
-        module.exports = runCachedScript(join(__dirname, ${JSON.stringify(HTTP_AGENT)}), join(__dirname, ${JSON.stringify(`${HTTP_AGENT}.cache`)})).exports;`,
+      contents: `const { runCachedScript } = require('./cached-script.cjs');
+        module.exports = runCachedScript(require('node:path').join(__dirname, ${JSON.stringify(HTTP_AGENT)})).exports;`,
     }));
     // Left to the `require` the code cache runner gives the bundle: it resolves from dist/.
     b.onResolve({ filter: /^\.\/cached-script\.cjs$/ }, (args) => ({ path: args.path, external: true }));
@@ -118,7 +119,7 @@ async function bundle(entry, out, o) {
   });
   const lazy = new RegExp(`\\brequire\\("node:(${LAZY_BUILTINS.join('|')})"\\)`, 'g');
   const body = (await readFile(outfile, 'utf8')).replace(lazy, (_, id) => `__ladingLazyBuiltin("node:${id}")`);
-  await writeFile(outfile, `//# sha256=${createHash('sha256').update(body).digest('hex')}\n${body}`);
+  await writeFile(outfile, stampSource(body, createHash('sha256').update(body).digest('hex')));
   const map = JSON.parse(await readFile(`${outfile}.map`, 'utf8'));
   map.mappings = `;${map.mappings}`;
   await writeFile(`${outfile}.map`, JSON.stringify(map));

@@ -15,6 +15,13 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bundle = join(root, 'dist', 'lading.cjs');
 const launcher = join(root, 'bin', 'lading.js');
 
+/** A directory removed when the test ends. */
+function scratch(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lading-bundle-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 test('the bundle is stamped with the SHA-256 of the rest, which keys its code cache', () => {
   const text = readFileSync(bundle, 'utf8');
   const m = /^\/\/# sha256=([0-9a-f]{64})\n/.exec(text);
@@ -26,8 +33,7 @@ test('the bundle is stamped with the SHA-256 of the rest, which keys its code ca
 });
 
 test('a command that needs no network, hashing or workers loads none of those built-ins', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'lading-bundle-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratch(t);
   // A script, not \`node -e\`: -e itself loads node:crypto.
   const probe = join(dir, 'probe.cjs');
   writeFileSync(probe, `
@@ -48,8 +54,7 @@ test('a command that needs no network, hashing or workers loads none of those bu
 });
 
 test('the bundled HTTP client (its own cached script) follows a redirect: `lading import URL`', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'lading-bundle-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratch(t);
   const rootfs = await tarLayer([file('etc/motd', 'hello\n')]);
   const server = createServer((req, res) => {
     if (req.url === '/moved') res.writeHead(302, { location: '/rootfs.tar' }).end();

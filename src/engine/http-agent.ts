@@ -1,9 +1,8 @@
-import type { Agent, Dispatcher } from 'undici';
+import type { Agent } from 'undici';
 // undici's own modules, not its index: see createHttpAgent. Their types are in undici-internals.d.ts.
 import DispatcherClass from 'undici/lib/dispatcher/dispatcher.js';
 import AgentClass from 'undici/lib/dispatcher/agent.js';
 import api from 'undici/lib/api/index.js';
-import createRedirectInterceptor from 'undici/lib/interceptor/redirect.js';
 
 type AgentOptions = ConstructorParameters<typeof Agent>[0];
 
@@ -20,6 +19,4 @@ export function createHttpAgent(opts: AgentOptions): Agent {
 }
 
 /** undici's redirect interceptor (the index's `interceptors.redirect`). */
-export function redirectInterceptor(opts: { maxRedirections: number }): Dispatcher.DispatcherComposeInterceptor {
-  return createRedirectInterceptor(opts);
-}
+export { default as redirectInterceptor } from 'undici/lib/interceptor/redirect.js';

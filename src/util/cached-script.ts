@@ -15,7 +15,7 @@ export interface CachedScriptResult<T> {
  * most of the compile time of a short-lived command. Node 20 has no built-in compile cache
  * (module.enableCompileCache is Node 22). A missing, stale or unwritable cache only costs speed.
  */
-export function runCachedScript<T>(file: string, cacheFile: string): CachedScriptResult<T> {
+export function runCachedScript<T>(file: string, cacheFile = `${file}.cache`): CachedScriptResult<T> {
   const code = readFileSync(file, 'utf8');
   // V8 checks only the source's length, and would run stale code for a rebuilt file of the same
   // length: the cache starts with the source's hash, and a cache for other source is not used.
@@ -49,11 +49,16 @@ export function runCachedScript<T>(file: string, cacheFile: string): CachedScrip
 }
 
 /**
- * A file made by lading's bundler starts with the SHA-256 of the rest (`//# sha256=<hex>`):
- * trusted, so a command neither hashes the bundle nor loads node:crypto (~6 ms). Any other file
- * is hashed.
+ * A file made by lading's bundler starts with the SHA-256 of the rest (`//# sha256=<hex>`, see
+ * stampSource): trusted, so a command neither hashes the bundle nor loads node:crypto (~6 ms).
+ * Any other file is hashed.
  */
 const STAMP = /^\/\/# sha256=([0-9a-f]{64})\n/;
+
+/** `body` with the stamp sourceKey trusts; `sha256Hex` must be the hash of `body`. */
+export function stampSource(body: string, sha256Hex: string): string {
+  return `//# sha256=${sha256Hex}\n${body}`;
+}
 
 function sourceKey(code: string, file: string): Buffer {
   const stamp = STAMP.exec(code.slice(0, 80));
@@ -61,4 +66,3 @@ function sourceKey(code: string, file: string): Buffer {
   const { createHash } = createRequire(file)('node:crypto') as typeof import('node:crypto');
   return createHash('sha256').update(code).digest();
 }
-
