@@ -176,37 +176,34 @@ async function fetchAndUnpack(
   for (const l of missing) downloads.start(l.desc);
   const sig = downloads.signal;
   // Unpacking: on a snapshotter with independent layers (overlay) each layer starts as soon as
-  // its blob is in, up to one per CPU, and only the commits wait for the parent's; otherwise
-  // strictly in order. Slots are taken in layer order, so a layer waiting for its parent's
-  // commit never holds the slot the parent needs.
+  // its blob is in, up to two at once, and only the commits wait for the parent's; otherwise
+  // strictly in order. A layer gives its slot back before it waits for its parent's commit,
+  // which takes no CPU: the slot goes to the next layer whose blob is in, whatever its place,
+  // so a small layer that downloads first (a node_modules tree) starts first, and no slot can
+  // be held by a layer waiting on one that has none.
   // Two at most: each unpacking thread holds some 30-40 MB of buffers between collections.
   const slots = new Semaphore(store.parallelUnpack ? Math.min(2, availableParallelism()) : 1);
   const done = new Map<number, Promise<void>>();
-  let turn: Promise<void> = Promise.resolve();
   const steps = plan.map((l, i) => {
     if (l.present) {
       done.set(i, Promise.resolve());
       return Promise.resolve();
     }
     const parentDone = i > 0 ? done.get(i - 1)! : Promise.resolve();
-    const myTurn = turn;
-    let tookSlot!: () => void;
-    turn = new Promise<void>((r) => (tookSlot = r));
     const step = (async () => {
       try {
         await downloads.get(l.desc.digest);
-        await myTurn;
         if (!store.parallelUnpack) await parentDone;
-        if (l.unpacked || store.hasSnapshot(l.chainId)) {
-          tookSlot();
-        } else {
+        if (!l.unpacked && !store.hasSnapshot(l.chainId)) {
           const release = await slots.acquire(sig);
-          tookSlot();
           try {
             await store.unpackLayer(lease, l, {
               signal: sig,
               onProgress: (current) => emit({ kind: 'layer', id: l.id, action: 'extracting', current, total: l.desc.size }),
-              beforeCommit: () => parentDone,
+              beforeCommit: () => {
+                release();
+                return parentDone;
+              },
             });
           } finally {
             release();
@@ -215,7 +212,6 @@ async function fetchAndUnpack(
         await parentDone;
         emit({ kind: 'layer', id: l.id, action: 'complete' });
       } catch (e) {
-        tookSlot();
         downloads.abort();
         throw e;
       }
