@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { isCode } from '../errors/index.js';
 import { compressZstd, dir, file, hardlink, symlink, tarLayer } from '../testing/index.js';
 
-import { applyLayerFile } from './apply-layer-file.js';
+import { applyLayerFile, idleApplyThreads, prewarmApplyThreads } from './apply-layer-file.js';
 
 const temps: string[] = [];
 after(() => {
@@ -74,5 +74,47 @@ describe('applyLayerFile (worker thread)', () => {
     const root = tmp();
     await assert.rejects(applyLayerFile(root, join(root, 'nope'), { ...OPTS, signal: AbortSignal.abort() }), (e) => isCode(e, 'CANCELED'));
     await assert.rejects(applyLayerFile(root, join(root, 'nope'), OPTS), (e) => isCode(e, 'INTERNAL') && /ENOENT/.test((e as Error).message));
+  });
+
+  it('keeps a thread for the next job; a failed job keeps it too, a cancelled one ends it', async () => {
+    const work = tmp();
+    const blob = join(work, 'blob');
+    writeFileSync(blob, gzipSync(await tarLayer([dir('a'), file('a/b', 'bee')])));
+    const fresh = (): string => mkdtempSync(join(work, 'root-'));
+    await applyLayerFile(fresh(), blob, OPTS);
+    const parked = idleApplyThreads();
+    assert.ok(parked >= 1, 'a thread that finished is parked');
+    const root = fresh();
+    await applyLayerFile(root, blob, OPTS);
+    assert.equal(idleApplyThreads(), parked, 'the parked thread was taken and parked again, no new one started');
+    assert.equal(readFileSync(join(root, 'a/b'), 'utf8'), 'bee');
+
+    await assert.rejects(applyLayerFile(join(work, 'missing'), blob, OPTS), (e) => isCode(e, 'NOT_FOUND'));
+    assert.equal(idleApplyThreads(), parked, 'an error reported by the job leaves the thread usable');
+
+    const many = join(work, 'many');
+    writeFileSync(many, gzipSync(await tarLayer(Array.from({ length: 3000 }, (_, i) => file(`d/f${i}`, `${i}`)))));
+    const ctl = new AbortController();
+    await assert.rejects(applyLayerFile(fresh(), many, { ...OPTS, signal: ctl.signal, onProgress: () => ctl.abort() }), (e) => isCode(e, 'CANCELED'));
+    assert.equal(idleApplyThreads(), parked - 1, 'the cancelled thread was terminated, not parked');
+    const again = fresh();
+    await applyLayerFile(again, blob, OPTS);
+    assert.equal(readFileSync(join(again, 'a/b'), 'utf8'), 'bee');
+  });
+
+  it('boots threads ahead of the jobs', async () => {
+    prewarmApplyThreads(2);
+    assert.ok(idleApplyThreads() >= 2);
+    const n = idleApplyThreads();
+    const work = tmp();
+    const blob = join(work, 'blob');
+    writeFileSync(blob, gzipSync(await tarLayer([file('x', 'y')])));
+    await Promise.all([0, 1].map(async (i) => {
+      const root = join(work, `r${i}`);
+      mkdirSync(root);
+      await applyLayerFile(root, blob, OPTS);
+      assert.equal(readFileSync(join(root, 'x'), 'utf8'), 'y');
+    }));
+    assert.equal(idleApplyThreads(), n, 'both jobs ran on booted threads');
   });
 });

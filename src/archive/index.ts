@@ -1,4 +1,4 @@
 export * from './apply-layer.js';
 export { cleanName, RootResolver } from './root-path.js';
 export { createSpecialNodes, readOpaqueDirs, type SpecialNode } from './special-nodes.js';
-export { applyLayerFile, type ApplyLayerFileOptions } from './apply-layer-file.js';
+export { applyLayerFile, prewarmApplyThreads, type ApplyLayerFileOptions } from './apply-layer-file.js';

@@ -7,6 +7,7 @@ import { repositoryName, type Reference } from '../reference/index.js';
 import type { RegistryClient, Repository } from '../remote/index.js';
 import { applyLayerSnapshot, type Snapshotter } from '../snapshot/index.js';
 import { autoDecompress } from '../compression/index.js';
+import { prewarmApplyThreads } from '../archive/index.js';
 
 /** A snapshotter that can sweep what crashed processes left (the directory snapshotters can). */
 type RepairableSnapshotter = Snapshotter & { cleanup?: () => Promise<void> };
@@ -173,6 +174,11 @@ export class ImageStore {
    * ID. Big layers go to a worker thread reading the blob file; `beforeCommit` lets a parallel
    * pull hold the commit until the parent's.
    */
+  /** Boot the unpack threads these layers will use (at most `parallel`) while their blobs download. */
+  warmUnpack(layers: readonly Descriptor[], parallel: number): void {
+    prewarmApplyThreads(Math.min(parallel, layers.filter((d) => d.size >= WORKER_MIN_BYTES).length));
+  }
+
   async unpackLayer(
     lease: LeaseId,
     l: { desc: Descriptor; diffId: Digest; chainId: Digest; parent: Digest | undefined },

@@ -183,6 +183,7 @@ async function fetchAndUnpack(
   // be held by a layer waiting on one that has none.
   // Two at most: each unpacking thread holds some 30-40 MB of buffers between collections.
   const slots = new Semaphore(store.parallelUnpack ? Math.min(2, availableParallelism()) : 1);
+  store.warmUnpack(missing.filter((l) => !l.unpacked).map((l) => l.desc), slots.limit);
   const done = new Map<number, Promise<void>>();
   const steps = plan.map((l, i) => {
     if (l.present) {
