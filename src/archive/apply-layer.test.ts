@@ -43,6 +43,21 @@ async function apply(root: string, tar: Buffer, o: ApplyLayerOptions = DELETE) {
 }
 
 describe('applyLayer', () => {
+  it('gives directories their exact modes, read-only ones filled all the same, and their times after the content', async () => {
+    for (const o of [DELETE, OVERLAY]) {
+      const root = tmp();
+      const modes = [0o555, 0o500, 0o700, 0o750, 0o755, 0o777, 0o2775, 0o1777];
+      const name = (m: number) => `d${m.toString(8)}`;
+      await apply(root, await tarLayer(modes.flatMap((m) => [dir(name(m), { mode: m }), dir(`${name(m)}/sub`), file(`${name(m)}/sub/f`, 'x')])), o);
+      for (const m of modes) {
+        const st = lstatSync(join(root, name(m)));
+        assert.equal(st.mode & 0o7777, m, `${o.whiteouts} ${name(m)}`);
+        assert.equal(st.mtimeMs, FIXTURE_MTIME.getTime(), `${o.whiteouts} ${name(m)} mtime`);
+        assert.equal(readFileSync(join(root, name(m), 'sub/f'), 'utf8'), 'x');
+      }
+    }
+  });
+
   it('gives files their exact modes whatever the umask (group/world-writable, read-only, setuid)', async () => {
     const root = tmp();
     const modes = [0o666, 0o777, 0o444, 0o640, 0o600, 0o4755, 0o2775, 0o1777];

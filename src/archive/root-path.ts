@@ -39,9 +39,13 @@ export class RootResolver {
     return rel === '' ? this.root : `${this.root}/${rel}`;
   }
 
-  /** Record that `rel` is a real directory (we just created or checked it). */
-  noteDir(rel: string): void {
+  /**
+   * Record that `rel` is a real directory (we just created or checked it), and, when given, that
+   * the lexical path `lexical` resolves to it.
+   */
+  noteDir(rel: string, lexical?: string): void {
     this.dirs.add(rel);
+    if (lexical !== undefined) this.lexical.set(lexical, rel);
   }
 
   isKnownDir(rel: string): boolean {
