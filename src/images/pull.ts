@@ -66,10 +66,11 @@ export async function pullImage(store: ImageStore, ref: Reference, o: PullOption
   // The first message's id is the tag, or the whole reference for a digest pull (Docker §2.2).
   emit({ kind: 'message', id: ref.digest ? display : requested, text: `Pulling from ${ref.path}` });
 
-  await store.repair();
   const lease = store.acquireLease();
   try {
-    const top = await store.remote.resolve(repo, requested, { signal, displayRef: familiarString(ref) });
+    // The sweep of what dead processes left runs while the registry answers; nothing is
+    // written before both are done.
+    const [top] = await settleAll([store.remote.resolve(repo, requested, { signal, displayRef: familiarString(ref) }), store.repair()] as const);
     let manifestDesc = top.descriptor;
     let manifestBytes = top.bytes;
     let index: { descriptor: Descriptor; bytes: Uint8Array } | undefined;
