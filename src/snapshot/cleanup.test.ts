@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSnapshotter } from './create-snapshotter.js';
@@ -24,6 +25,45 @@ test('cleanup removes what dead processes left and keeps work in progress', asyn
     assert.ok(readdirSync(join(root, 'snapshots')).includes('.new-fresh'), 'a young .new- dir may belong to a running prepare');
     await sn.cleanup({ graceMs: 10 * 60 * 1000, now: later });
     assert.ok(!readdirSync(join(root, 'snapshots')).some((n) => n.startsWith('.new-')), '.new- dirs past the grace period are swept');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('cleanup looks at marked active snapshots; an unmarked store is swept in full once', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lading-snap-cleanup-'));
+  const snaps = join(root, 'snapshots');
+  const dirOf = (key: string) => join(snaps, createHash('sha256').update(key).digest('hex'));
+  try {
+    const sn = createSnapshotter(root, { kind: 'overlay' });
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const live = `extract-${process.pid}-cccc-sha256:z`;
+    await sn.prepare(live, undefined, { extract: true });
+    await sn.commit('sha256:done', live);
+    assert.deepEqual(readdirSync(join(snaps, '.active')), [], 'a commit takes its marker away');
+
+    // A commit cut between writing the new info and the rename: the directory names another key.
+    const cut = `extract-${process.pid}-dddd-sha256:w`;
+    await sn.prepare(cut, undefined, { extract: true });
+    const info = join(dirOf(cut), 'info.json');
+    writeFileSync(info, readFileSync(info, 'utf8').replace(cut, 'sha256:w').replace('"active"', '"committed"'));
+    // A marker whose snapshot never appeared (killed before the rename), old enough to go.
+    writeFileSync(join(snaps, '.active', 'f'.repeat(64)), '');
+    await sn.cleanup({ now: Date.now() + 60 * 60 * 1000 });
+    assert.deepEqual(readdirSync(join(snaps, '.active')), []);
+    const keys = new Set<string>();
+    for await (const s of sn.walk()) keys.add(s.key);
+    assert.deepEqual([...keys], ['sha256:done']);
+    assert.deepEqual(readdirSync(snaps).filter((n) => !n.startsWith('.')).length, 1, 'the cut commit was swept');
+
+    // A store from before the markers: what a dead extraction left is found by the full sweep.
+    const dead = `extract-${deadPid}-eeee-sha256:v`;
+    await sn.prepare(dead, undefined, { extract: true });
+    rmSync(join(snaps, '.active'), { recursive: true });
+    await sn.cleanup();
+    assert.equal(await sn.stat(dead), undefined);
+    assert.deepEqual(readdirSync(join(snaps, '.active')), [], 'the sweep marks the store');
+    assert.ok(await sn.stat('sha256:done'));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
