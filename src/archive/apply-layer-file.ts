@@ -41,13 +41,18 @@ function spawn(): Worker {
     clearTimeout(idle.get(worker));
     idle.delete(worker);
   });
+  // A job listens for its thread's errors; a parked thread that fails just exits (above).
+  worker.on('error', () => {});
   return worker;
 }
 
 /** Keep a thread that finished a job cleanly for the next one; parked, it does not hold the process open. */
 function park(worker: Worker): void {
   worker.unref();
-  const timer = setTimeout(() => void worker.terminate(), IDLE_MS);
+  const timer = setTimeout(() => {
+    idle.delete(worker); // not to be taken while it stops
+    void worker.terminate();
+  }, IDLE_MS);
   timer.unref();
   idle.set(worker, timer);
 }
