@@ -92,6 +92,10 @@ const USER_AGENT = `lading/0.1.0 node/${process.versions.node}`;
 
 /** The composition root: builds the stores, transport and limits from config and wires them. */
 export function createEngine(config: Config, o: EngineOptions = {}): Engine {
+  // From plain JavaScript a settings object ({ root }) reaches here too: say what is expected.
+  if (typeof config?.root !== 'string' || !Array.isArray(config.insecureRegistries)) {
+    throw new LadingError('INVALID_ARGUMENT', 'createEngine takes a resolved configuration: createEngine(resolveConfig({ flags: { root } }))');
+  }
   const clock = o.clock ?? systemClock;
   mkdirSync(config.root, { recursive: true, mode: 0o700 });
   const db: Db = openDatabase(join(config.root, 'lading.db'), { clock });
