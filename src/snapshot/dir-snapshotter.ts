@@ -21,6 +21,7 @@ interface InfoFile {
  *   <root>/snapshots/<sha256(key)>/work/       overlay workdir, active overlay snapshots only
  *   <root>/snapshots/.new-*  .trash-*           being created / being removed
  *   <root>/snapshots/.active/<sha256(key)>      one empty marker per active snapshot
+ *   <root>/snapshots/.marked                    every active snapshot has its marker
  *
  * A snapshot appears by renaming a fully prepared `.new-*` directory into place and disappears
  * by renaming it to `.trash-*` before deleting, so a crash never leaves a half-made snapshot
@@ -249,7 +250,8 @@ export abstract class DirSnapshotter implements Snapshotter {
     const now = o.now ?? Date.now();
     const old = (p: string): boolean => now - (statSync(p, { throwIfNoEntry: false })?.mtimeMs ?? now) > graceMs;
     const names = readdirSync(this.dir);
-    const marked = names.includes('.active');
+    // Written by the first full sweep (not by the markers, which a prepare may create first).
+    const marked = names.includes(MARKED);
     for (const name of names) {
       const p = join(this.dir, name);
       if (name.startsWith('.new-') || name.startsWith('.trash-')) {
@@ -260,14 +262,17 @@ export abstract class DirSnapshotter implements Snapshotter {
     }
     if (!marked) {
       mkdirSync(this.activeDir, { recursive: true });
+      writeFileSync(join(this.dir, MARKED), '');
       return;
     }
     for (const name of readdirSync(this.activeDir)) {
       const p = join(this.dir, name);
       const gone = this.sweep(p, name, old);
       const info = gone ? undefined : this.readInfo(p);
-      // No snapshot (it went, or a prepare is still filling it) or a committed one: the marker is done.
-      if (gone || (info === undefined ? old(join(this.activeDir, name)) : info.kind !== 'active')) {
+      // Done with: a swept snapshot, a missing one (gone, or never renamed into place by a prepare
+      // long dead), one committed under its own name. A commit caught mid-way keeps its marker.
+      const done = gone || (info === undefined ? old(join(this.activeDir, name)) : info.kind !== 'active' && this.id(info.key) === name);
+      if (done) {
         rmSync(join(this.activeDir, name), { force: true });
       }
     }
@@ -276,15 +281,19 @@ export abstract class DirSnapshotter implements Snapshotter {
   /** Remove the snapshot directory `p` (named `name`) if a crash left it; true when removed. */
   private sweep(p: string, name: string, old: (p: string) => boolean): boolean {
     const info = this.readInfo(p);
-    if (info === undefined) {
-      if (!existsQuiet(p) || !old(p)) return false;
-    } else if (this.id(info.key) === name && !(info.kind === 'active' && deadExtraction(info.key))) {
-      return false;
-    }
-    rmSync(p, { recursive: true, force: true });
-    return true;
+    const leftover =
+      info === undefined
+        ? existsQuiet(p) && old(p)
+        : this.id(info.key) !== name
+          ? old(p) // a live commit passes through this state for an instant; the info write dates the directory
+          : info.kind === 'active' && deadExtraction(info.key);
+    if (leftover) rmSync(p, { recursive: true, force: true });
+    return leftover;
   }
 }
+
+/** Present once a store's snapshots are all known through their markers. */
+const MARKED = '.marked';
 
 function existsQuiet(p: string): boolean {
   return lstatSync(p, { throwIfNoEntry: false }) !== undefined;

@@ -16,7 +16,7 @@ import { readMergedTree, type TreeEntry } from './merged-tree.js';
 function entries(root: string): string[] {
   const dir = join(root, 'snapshots');
   const markers = existsSync(join(dir, '.active')) ? readdirSync(join(dir, '.active')).map((m) => `.active/${m}`) : [];
-  return [...readdirSync(dir).filter((n) => n !== '.active'), ...markers];
+  return [...readdirSync(dir).filter((n) => n !== '.active' && n !== '.marked'), ...markers];
 }
 import type { Snapshotter } from './types.js';
 
