@@ -169,16 +169,16 @@ export class ImageStore {
     return this.d.snapshotter.layersIndependent;
   }
 
-  /**
-   * Unpack one committed layer blob into the snapshot named by its chain ID, verifying the diff
-   * ID. Big layers go to a worker thread reading the blob file; `beforeCommit` lets a parallel
-   * pull hold the commit until the parent's.
-   */
   /** Boot the unpack threads these layers will use (at most `parallel`) while their blobs download. */
   warmUnpack(layers: readonly Descriptor[], parallel: number): void {
     prewarmApplyThreads(Math.min(parallel, layers.filter((d) => d.size >= WORKER_MIN_BYTES).length));
   }
 
+  /**
+   * Unpack one committed layer blob into the snapshot named by its chain ID, verifying the diff
+   * ID. Big layers go to a worker thread reading the blob file; `beforeCommit` lets a parallel
+   * pull hold the commit until the parent's.
+   */
   async unpackLayer(
     lease: LeaseId,
     l: { desc: Descriptor; diffId: Digest; chainId: Digest; parent: Digest | undefined },
