@@ -136,6 +136,11 @@ const UMASK = ((): number | undefined => {
   }
 })();
 
+/** Whether creating with `mode` yields exactly `mode`: no special bits, none the umask clears. */
+function createsExactly(mode: number): boolean {
+  return UMASK !== undefined && (mode & ~0o777) === 0 && (mode & UMASK) === 0;
+}
+
 const OPEN_NEW = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 const WH_PREFIX = '.wh.';
 const WH_META_PREFIX = '.wh..wh.';
@@ -365,7 +370,7 @@ class LayerApplier {
     const mode = this.mode(h);
     // Created with its final permissions when the umask cannot have changed them: one fchmod
     // fewer per file (a node_modules layer has tens of thousands).
-    const exact = UMASK !== undefined && (mode & ~0o777) === 0 && (mode & UMASK) === 0;
+    const exact = createsExactly(mode);
     const createMode = exact ? mode : 0o600;
     let fd: number;
     try {
@@ -413,7 +418,7 @@ class LayerApplier {
     // Root writes inside whatever the mode, so a new directory gets its final mode at once when
     // the umask cannot change it (one chmod fewer in finish(); a node_modules tree has thousands).
     // Otherwise 0700 until finish(), so that we can write inside.
-    const exact = this.myUid === 0 && UMASK !== undefined && (mode & ~0o777) === 0 && (mode & UMASK) === 0;
+    const exact = this.myUid === 0 && createsExactly(mode);
     const createMode = exact ? mode : 0o700;
     // Most directories are new: try mkdir first and look at what is there only when it fails.
     let made = false;

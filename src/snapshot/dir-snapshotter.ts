@@ -257,7 +257,7 @@ export abstract class DirSnapshotter implements Snapshotter {
       if (name.startsWith('.new-') || name.startsWith('.trash-')) {
         if (old(p)) rmSync(p, { recursive: true, force: true });
       } else if (!marked && !name.startsWith('.')) {
-        this.sweep(p, name, old);
+        this.sweep(p, name, this.readInfo(p), old);
       }
     }
     if (!marked) {
@@ -267,23 +267,21 @@ export abstract class DirSnapshotter implements Snapshotter {
     }
     for (const name of readdirSync(this.activeDir)) {
       const p = join(this.dir, name);
-      const gone = this.sweep(p, name, old);
-      const info = gone ? undefined : this.readInfo(p);
+      const info = this.readInfo(p);
       // Done with: a swept snapshot, a missing one (gone, or never renamed into place by a prepare
       // long dead), one committed under its own name. A commit caught mid-way keeps its marker.
-      const done = gone || (info === undefined ? old(join(this.activeDir, name)) : info.kind !== 'active' && this.id(info.key) === name);
-      if (done) {
-        rmSync(join(this.activeDir, name), { force: true });
-      }
+      const done =
+        this.sweep(p, name, info, old) ||
+        (info === undefined ? old(join(this.activeDir, name)) : info.kind !== 'active' && this.id(info.key) === name);
+      if (done) rmSync(join(this.activeDir, name), { force: true });
     }
   }
 
-  /** Remove the snapshot directory `p` (named `name`) if a crash left it; true when removed. */
-  private sweep(p: string, name: string, old: (p: string) => boolean): boolean {
-    const info = this.readInfo(p);
+  /** Remove the snapshot directory `p` (named `name`, holding `info`) if a crash left it; true when removed. */
+  private sweep(p: string, name: string, info: SnapshotInfo | undefined, old: (p: string) => boolean): boolean {
     const leftover =
       info === undefined
-        ? existsQuiet(p) && old(p)
+        ? old(p) // false for a missing path too
         : this.id(info.key) !== name
           ? old(p) // a live commit passes through this state for an instant; the info write dates the directory
           : info.kind === 'active' && deadExtraction(info.key);
@@ -294,10 +292,6 @@ export abstract class DirSnapshotter implements Snapshotter {
 
 /** Present once a store's snapshots are all known through their markers. */
 const MARKED = '.marked';
-
-function existsQuiet(p: string): boolean {
-  return lstatSync(p, { throwIfNoEntry: false }) !== undefined;
-}
 
 /** Extraction keys are `extract-<pid>-…` (applyLayerSnapshot): such a snapshot outlives only a dead process. */
 function deadExtraction(key: string): boolean {
